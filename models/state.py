@@ -1,0 +1,175 @@
+"""Per-customer state and its update from events.
+
+The state carries its own record of what has been applied (the last offset per source
+topic and the most recent event ids). The two are stored as one value, so whatever
+version of a customer's state survives a crash, it is consistent with its markers, and
+an event delivered again is recognised and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models.events import Click, Event, Order, Review
+from models.timeutil import MS_PER_DAY
+
+STATE_VERSION = 1
+RECENT_EVENT_IDS = 32
+RECENT_SESSIONS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an event was read from: a topic partition offset, or a log line."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class CustomerState:
+    """Running totals for one customer, compact enough for 100,000s in one worker."""
+
+    __slots__ = (
+        "customer_id",
+        "orders",
+        "spend",
+        "returns",
+        "clicks",
+        "sessions",
+        "reviews",
+        "rating_sum",
+        "first_seen_ts",
+        "last_event_ts",
+        "first_order_ts",
+        "last_order_ts",
+        "gap_count",
+        "gap_mean_days",
+        "gap_m2",
+        "recent_sessions",
+        "applied",
+        "recent_event_ids",
+    )
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.orders = 0
+        self.spend = 0.0
+        self.returns = 0
+        self.clicks = 0
+        self.sessions = 0
+        self.reviews = 0
+        self.rating_sum = 0
+        self.first_seen_ts: int | None = None
+        self.last_event_ts: int | None = None
+        self.first_order_ts: int | None = None
+        self.last_order_ts: int | None = None
+        self.gap_count = 0
+        self.gap_mean_days = 0.0
+        self.gap_m2 = 0.0
+        self.recent_sessions: list[str] = []
+        self.applied: dict[str, int] = {}
+        self.recent_event_ids: list[str] = []
+
+    # -- exactly-once bookkeeping -------------------------------------------------
+
+    def has_applied(self, event: Event, source: Source | None) -> bool:
+        """True when this event (same source offset or same event id) is already in the state."""
+        if source is not None and self.applied.get(source.topic, -1) >= source.offset:
+            return True
+        return event.event_id in self.recent_event_ids
+
+    def mark_applied(self, event: Event, source: Source | None) -> None:
+        if source is not None:
+            self.applied[source.topic] = source.offset
+        recent = self.recent_event_ids
+        recent.append(event.event_id)
+        if len(recent) > RECENT_EVENT_IDS:
+            del recent[0]
+
+    # -- updates ------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Fold one valid event into the totals."""
+        ts = event.ts
+        if self.first_seen_ts is None or ts < self.first_seen_ts:
+            self.first_seen_ts = ts
+        if self.last_event_ts is None or ts > self.last_event_ts:
+            self.last_event_ts = ts
+        if isinstance(event, Order):
+            self._apply_order(event)
+        elif isinstance(event, Click):
+            self._apply_click(event)
+        else:
+            self._apply_review(event)
+
+    def _apply_order(self, order: Order) -> None:
+        if order.status != "placed":
+            # A cancellation or refund takes the money back but the visit happened.
+            self.returns += 1
+            self.spend -= order.amount
+            return
+        self.orders += 1
+        self.spend += order.amount
+        if self.last_order_ts is not None and order.ts >= self.last_order_ts:
+            self._add_gap((order.ts - self.last_order_ts) / MS_PER_DAY)
+        if self.first_order_ts is None or order.ts < self.first_order_ts:
+            self.first_order_ts = order.ts
+        if self.last_order_ts is None or order.ts > self.last_order_ts:
+            self.last_order_ts = order.ts
+
+    def _add_gap(self, gap_days: float) -> None:
+        # Welford's running mean and variance of inter-order gaps.
+        self.gap_count += 1
+        delta = gap_days - self.gap_mean_days
+        self.gap_mean_days += delta / self.gap_count
+        self.gap_m2 += delta * (gap_days - self.gap_mean_days)
+
+    def _apply_click(self, click: Click) -> None:
+        self.clicks += 1
+        if click.session_id not in self.recent_sessions:
+            self.sessions += 1
+            self.recent_sessions.append(click.session_id)
+            if len(self.recent_sessions) > RECENT_SESSIONS:
+                del self.recent_sessions[0]
+
+    def _apply_review(self, review: Review) -> None:
+        self.reviews += 1
+        self.rating_sum += review.rating
+
+    # -- views --------------------------------------------------------------------
+
+    @property
+    def avg_rating(self) -> float | None:
+        return self.rating_sum / self.reviews if self.reviews else None
+
+    @property
+    def usual_gap_days(self) -> float | None:
+        return self.gap_mean_days if self.gap_count else None
+
+    def days_since_last_order(self, now_ts: int) -> float | None:
+        if self.last_order_ts is None:
+            return None
+        return max(0, now_ts - self.last_order_ts) / MS_PER_DAY
+
+    # -- persistence --------------------------------------------------------------
+
+    def to_list(self) -> list[Any]:
+        """Positional encoding: about half the bytes of a keyed dict in the changelog."""
+        return [STATE_VERSION, *(getattr(self, name) for name in self.__slots__)]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> CustomerState:
+        if not data or data[0] != STATE_VERSION or len(data) != len(cls.__slots__) + 1:
+            raise ValueError(f"not a version {STATE_VERSION} customer state")
+        state = cls.__new__(cls)
+        for name, value in zip(cls.__slots__, data[1:], strict=True):
+            setattr(state, name, value)
+        return state
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CustomerState) and self.to_list() == other.to_list()
+
+    def __repr__(self) -> str:
+        return f"CustomerState({self.customer_id!r}, orders={self.orders}, spend={self.spend:.2f}, clicks={self.clicks})"

@@ -1,0 +1,80 @@
+"""Event time as integer epoch milliseconds.
+
+Every timestamp inside the engine is an ``int`` of milliseconds since the Unix epoch,
+UTC. Integers compare and subtract exactly, so the same log gives the same results on
+every machine; ISO-8601 strings exist only at the edges (input and output records).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+MS_PER_SECOND = 1_000
+MS_PER_MINUTE = 60 * MS_PER_SECOND
+MS_PER_HOUR = 60 * MS_PER_MINUTE
+MS_PER_DAY = 24 * MS_PER_HOUR
+
+#: Accepted event-time range. Anything outside is a producer bug, not a customer.
+MIN_TS_MS = 631_152_000_000  # 1990-01-01T00:00:00Z
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+
+
+class TimestampError(ValueError):
+    """A timestamp that cannot be read as event time."""
+
+
+def parse_ts(value: object) -> int:
+    """Read ``value`` (ISO-8601 with a zone, or epoch milliseconds) as epoch ms.
+
+    >>> parse_ts("2024-01-01T00:00:01.5Z")
+    1704067201500
+    >>> parse_ts(1704067201500)
+    1704067201500
+    """
+    if isinstance(value, bool):
+        raise TimestampError("ts must be an ISO-8601 string or epoch milliseconds, not a boolean")
+    if isinstance(value, int):
+        ms = value
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise TimestampError("ts is not a finite number")
+        ms = int(value)
+    elif isinstance(value, str):
+        ms = _parse_iso(value)
+    else:
+        raise TimestampError(f"ts must be an ISO-8601 string or epoch milliseconds, got {type(value).__name__}")
+    if not MIN_TS_MS <= ms < MAX_TS_MS:
+        raise TimestampError(f"ts {value!r} is outside 1990-01-01..2100-01-01")
+    return ms
+
+
+def _parse_iso(text: str) -> int:
+    if len(text) > 64:
+        raise TimestampError("ts string is too long to be ISO-8601")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise TimestampError(f"ts {text!r} is not ISO-8601") from exc
+    if parsed.tzinfo is None:
+        raise TimestampError(f"ts {text!r} has no time zone")
+    delta = parsed - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * MS_PER_SECOND + delta.microseconds // 1_000
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_iso(ms: int) -> str:
+    """Format epoch ms as ISO-8601 UTC with millisecond precision.
+
+    >>> to_iso(1704067201500)
+    '2024-01-01T00:00:01.500Z'
+    """
+    seconds, millis = divmod(ms, MS_PER_SECOND)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{millis:03d}Z"
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch ms: only for ``emitted_at`` and ``received_at`` stamps."""
+    return int(datetime.now(tz=UTC).timestamp() * MS_PER_SECOND)

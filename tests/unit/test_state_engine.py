@@ -1,0 +1,101 @@
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from models.engine import Engine
+from models.events import Click, Order, Review
+from models.records import dead_letter
+from models.state import CustomerState, Source
+
+DAY = 86_400_000
+SCHEMAS = Path(__file__).parents[2] / "models" / "schemas"
+
+
+def order(eid, ts, amount=10.0, status="placed", customer="c1"):
+    return Order(eid, customer, ts, f"o-{eid}", amount, "USD", 1, None, status)
+
+
+def click(eid, ts, session, customer="c1"):
+    return Click(eid, customer, ts, session, "view", None, None)
+
+
+def review(eid, ts, rating, customer="c1"):
+    return Review(eid, customer, ts, "p1", rating, "ok")
+
+
+def test_state_totals_gaps_and_returns():
+    state = CustomerState("c1")
+    for event in [
+        order("a", 0, 10.0),
+        click("b", DAY, "s1"),
+        click("c", DAY + 1000, "s1"),
+        click("d", 3 * DAY, "s2"),
+        order("e", 10 * DAY, 30.0),
+        order("f", 11 * DAY, 30.0, status="refunded"),
+        order("g", 30 * DAY, 5.0),
+        review("h", 31 * DAY, 5),
+        review("i", 32 * DAY, 2),
+    ]:
+        state.apply(event)
+    assert (state.orders, state.returns, state.clicks, state.sessions, state.reviews) == (3, 1, 3, 2, 2)
+    assert state.spend == pytest.approx(15.0)
+    assert (state.first_order_ts, state.last_order_ts) == (0, 30 * DAY)
+    assert state.avg_rating == 3.5
+    assert state.usual_gap_days == pytest.approx(15.0)
+    assert state.days_since_last_order(33 * DAY) == pytest.approx(3.0)
+
+
+def test_state_round_trips_through_its_list_encoding():
+    state = CustomerState("c1")
+    state.apply(order("a", 0))
+    state.mark_applied(order("a", 0), Source("orders", 3, 17))
+    copy = CustomerState.from_list(json.loads(json.dumps(state.to_list())))
+    assert copy == state and copy.applied == {"orders": 17}
+    with pytest.raises(ValueError, match="version"):
+        CustomerState.from_list([99, *state.to_list()[1:]])
+
+
+def test_redelivered_and_duplicate_events_change_nothing_but_are_scored():
+    engine = Engine()
+    first = engine.process(order("a", 0, 10.0), Source("orders", 0, 5))
+    engine.process(order("b", DAY, 20.0), Source("orders", 0, 6))
+    again = engine.process(order("a", 0, 10.0), Source("orders", 0, 5))  # redelivered after a crash
+    copy = engine.process(order("b", DAY, 20.0), Source("orders", 0, 9))  # producer sent it twice
+    state = engine.states["c1"]
+    assert (state.orders, state.spend) == (2, 30.0)
+    assert engine.stats.duplicates == 2
+    assert first[0].value["event_id"] == again[0].value["event_id"] == "a"
+    assert copy[0].value["state"]["orders"] == 2
+
+
+def test_offsets_are_tracked_per_source_topic():
+    engine = Engine()
+    engine.process(order("a", 0), Source("orders", 0, 5))
+    engine.process(click("b", 1, "s"), Source("clicks", 0, 5))
+    assert engine.states["c1"].clicks == 1
+
+
+def test_score_record_matches_schema_and_is_deterministic():
+    schema = json.loads((SCHEMAS / "customer-score.schema.json").read_text())
+    events = [order("a", 0, 12.5), click("b", 2 * DAY, "s1"), review("c", 3 * DAY, 4), order("d", 9 * DAY, 7.5)]
+    runs = []
+    for _ in range(2):
+        engine = Engine()
+        runs.append([out.value for event in events for out in engine.process(event, emitted_at=0)])
+    assert runs[0] == runs[1]
+    for record in runs[0]:
+        jsonschema.validate(record, schema)
+    last = runs[0][-1]
+    assert last["scores"] == {"recency_days": 0.0, "frequency": 2, "monetary": 10.0}
+    assert last["state"]["first_order_ts"] == "1970-01-01T00:00:00.000Z"
+    assert runs[0][2]["scores"]["recency_days"] == 3.0
+
+
+def test_dead_letter_matches_schema_and_truncates_raw():
+    schema = json.loads((SCHEMAS / "dead-letter.schema.json").read_text())
+    record = dead_letter("invalid_json", "not valid JSON", b"\xff" + b"x" * 9000, "orders", 2, 41, 0)
+    jsonschema.validate(record, schema)
+    assert len(record["raw"]) == 4096 and record["raw_bytes"] == 9001
+    assert record["raw"].startswith("\ufffd")
