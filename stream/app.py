@@ -1,0 +1,72 @@
+"""Wiring only: the Faust app, its topics, the customer-state table and the agent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from models.engine import Engine
+from stream.pipeline import OutputTopics, Pipeline
+from stream.settings import Settings
+from stream.tablestore import TableStore
+from stream.topics import input_topics, rekey_topic
+
+RAW = {"key_serializer": "raw", "value_serializer": "raw"}
+
+
+def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
+    """Build the Faust app for ``settings`` and the pipeline its agent drives."""
+    app = faust.App(
+        settings.group_id,
+        broker=settings.broker,
+        store="rocksdb://",
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_ms / 1000,
+        # Start-up: small timeouts make the first join and rebalances take ~1 s on a
+        # local broker instead of Faust's 10-60 s defaults.
+        broker_rebalance_timeout=10,
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        stream_wait_empty=False,
+        web_enabled=settings.web_enabled,
+        web_port=settings.metrics_port,
+        web_host="0.0.0.0",
+        autodiscover=False,
+        table_standby_replicas=0,
+    )
+    inputs = input_topics(settings)
+    source = app.topic(*inputs, **RAW)
+    outputs = OutputTopics(
+        scores=app.topic(settings.topic("customer-scores"), **RAW),
+        alerts=app.topic(settings.topic("customer-alerts"), **RAW),
+        dlq=app.topic(settings.topic("events-dlq"), **RAW),
+        rekey=app.topic(rekey_topic(settings), **RAW),
+    )
+    table = app.Table("customer-state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    store = TableStore(table)
+    engine = Engine(settings.engine_config(), states=store)
+    pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms)
+
+    @app.agent(source, name="score")
+    async def score(stream: faust.StreamT[Any]) -> None:
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_linger_ms / 1000):
+            await pipeline.on_batch(batch)
+
+    @app.timer(interval=0.1)
+    async def release_idle() -> None:
+        await pipeline.tick()
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        pipeline.on_assigned(assigned)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
+        pipeline.on_revoked(revoked)
+
+    return app, pipeline

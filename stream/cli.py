@@ -1,0 +1,129 @@
+"""The ``pulse`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from models.errors import PulseError
+from stream.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except PulseError as exc:
+        print(f"pulse: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pulse", description="Real-time customer intelligence on Kafka.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    broker = commands.add_parser("broker", help="run the embedded Kafka-compatible broker in the foreground")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.add_argument("--host", default="127.0.0.1")
+    broker.set_defaults(handler=_broker)
+
+    worker = commands.add_parser("worker", help="run the Faust worker (settings from PULSE_* variables)")
+    worker.set_defaults(handler=_worker)
+
+    generate = commands.add_parser("generate", help="write a realistic synthetic event log")
+    generate.add_argument("--customers", type=int, default=1000)
+    generate.add_argument("--days", type=int, default=180)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--out", type=Path, required=True, help="event log (.jsonl or .jsonl.gz)")
+    generate.add_argument("--truth", type=Path, help="ground truth side file (JSON)")
+    generate.set_defaults(handler=_generate)
+
+    backtest = commands.add_parser("backtest", help="run an event log through the engine in-process")
+    backtest.add_argument("log", type=Path)
+    backtest.add_argument("--scores-out", type=Path, help="score records (JSONL, .gz for gzip)")
+    backtest.add_argument("--dlq-out", type=Path, help="dead letters for invalid lines (JSONL)")
+    backtest.add_argument("--state-out", type=Path, help="final state per customer (JSONL)")
+    backtest.add_argument("--horizon-days", type=int, help="churn / value horizon H (default PULSE_HORIZON_DAYS)")
+    backtest.set_defaults(handler=_backtest)
+
+    demo = commands.add_parser("demo", help="embedded broker + worker + generated traffic, with a live summary")
+    demo.add_argument("--customers", type=int, default=500)
+    demo.add_argument("--days", type=int, default=120)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--rate", type=float, default=400.0, help="events per second sent to the broker")
+    demo.add_argument("--port", type=int, default=0, help="broker port (default: a free one)")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from stream.broker import EmbeddedBroker
+
+    with EmbeddedBroker(port=args.port, host=args.host) as broker:
+        print(f"embedded broker listening on {broker.url} (memory storage); Ctrl-C to stop", flush=True)
+        _wait_for_signal()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from stream.worker import run_worker
+
+    run_worker(Settings.from_env())
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from models.eventlog import write_log
+    from models.generator import GeneratorConfig, generate, write_truth
+
+    events, truth = generate(GeneratorConfig(customers=args.customers, days=args.days, seed=args.seed))
+    count = write_log(args.out, events)
+    if args.truth:
+        write_truth(truth, args.truth)
+    print(f"wrote {count} events for {args.customers} customers over {args.days} days to {args.out}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from stream.backtest import run_backtest
+
+    settings = Settings.from_env()
+    if args.horizon_days:
+        settings = replace(settings, horizon_days=args.horizon_days)
+    result = run_backtest(args.log, settings, args.scores_out, args.dlq_out, args.state_out)
+    print(result.summary())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from stream.demo import Demo
+
+    return asyncio.run(Demo(args.customers, args.days, args.seed, args.rate, args.port).run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The worker's processing loop: Faust events in, engine calls, table writes, records out.
+
+Per batch of consumed events:
+
+1. decode and validate each event; invalid ones go to the dead-letter topic, events
+   keyed by something other than their customer id go to the re-key topic;
+2. hold the valid ones in the event-time merge (their offsets stay uncommitted);
+3. feed released events to the engine, send its records, write each changed customer
+   once, then ack, so Faust commits an offset only after its effects are produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.errors import IllegalStateError
+from faust.types import TP, AppT, EventT, TopicT
+
+from models.engine import Engine, Output
+from models.errors import InvalidEvent
+from models.events import Event, decode_event, event_to_dict
+from models.jsonio import dumps
+from models.records import dead_letter
+from models.state import Source
+from models.timeutil import now_ms
+from stream.merge import EventTimeMerge, TopicPartition
+from stream.tablestore import TableStore, event_context
+
+log = logging.getLogger(__name__)
+
+TOPIC_RANK = {"order": 0, "click": 1, "review": 2}
+
+
+@dataclass
+class PipelineStats:
+    """Counters for the status line and metrics."""
+
+    consumed: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    rekeyed: int = 0
+    scores: int = 0
+    batches: int = 0
+
+
+@dataclass
+class OutputTopics:
+    scores: TopicT
+    alerts: TopicT
+    dlq: TopicT
+    rekey: TopicT
+
+
+class Pipeline:
+    """Owns the engine of one worker and drives it from the input topics."""
+
+    def __init__(self, app: AppT, engine: Engine, store: TableStore, outputs: OutputTopics,
+                 input_types: dict[str, str | None], max_idle_ms: int) -> None:
+        self.app = app
+        self.engine = engine
+        self.store = store
+        self.outputs = outputs
+        self.input_types = input_types
+        rank = {topic: TOPIC_RANK.get(kind or "", 3) for topic, kind in input_types.items()}
+        self.merge: EventTimeMerge[tuple[EventT, Event]] = EventTimeMerge(rank=rank, max_idle_ms=max_idle_ms)
+        self.stats = PipelineStats()
+        self._lock = asyncio.Lock()
+
+    # -- partition lifecycle ------------------------------------------------------
+
+    def on_assigned(self, assigned: set[TP]) -> None:
+        self.merge.assign(TopicPartition(tp.topic, tp.partition) for tp in assigned if tp.topic in self.input_types)
+
+    def on_revoked(self, revoked: set[TP]) -> None:
+        """Forget held events of revoked partitions: their new owner reads them again."""
+        dropped = self.merge.revoke(TopicPartition(tp.topic, tp.partition) for tp in revoked)
+        if dropped:
+            log.info("rebalance: %d held events of revoked partitions left to their new owner", len(dropped))
+
+    # -- processing ---------------------------------------------------------------
+
+    async def on_batch(self, events: list[EventT]) -> None:
+        """Handle one batch from ``stream.take_events``."""
+        async with self._lock:
+            self.stats.batches += 1
+            for event in events:
+                await self._receive(event)
+            await self._drain()
+
+    async def tick(self) -> None:
+        """Release events that were waiting on an idle partition (called by a timer)."""
+        if self.merge.buffered:
+            async with self._lock:
+                await self._drain()
+
+    async def _receive(self, faust_event: EventT) -> None:
+        message = faust_event.message
+        tp = TopicPartition(message.topic, message.partition)
+        self.stats.consumed[message.topic] += 1
+        raw = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
+        try:
+            event = decode_event(raw, self.input_types.get(message.topic))
+        except InvalidEvent as exc:
+            self.merge.seen(tp, message.offset)
+            await self._dead_letter(exc, raw, message.topic, message.partition, message.offset, message.key)
+            return
+        if message.key != event.customer_id.encode():
+            self.merge.seen(tp, message.offset)
+            await self._rekey(event)
+            return
+        message.incref()  # held past take_events' ack until the merge releases it
+        self.merge.add(tp, message.offset, event.ts, (faust_event, event))
+
+    async def _dead_letter(self, exc: InvalidEvent, raw: bytes, topic: str, partition: int, offset: int,
+                           key: Any) -> None:
+        self.stats.dead_letters[exc.reason] += 1
+        record = dead_letter(exc.reason, exc.message, raw, topic, partition, offset, now_ms())
+        await self.outputs.dlq.send(key=key if isinstance(key, bytes) else None, value=dumps(record))
+
+    async def _rekey(self, event: Event) -> None:
+        self.stats.rekeyed += 1
+        await self.outputs.rekey.send(key=event.customer_id.encode(), value=dumps(event_to_dict(event)))
+
+    async def _drain(self) -> None:
+        await self._learn_start_positions()
+        released = self.merge.release(self._highwater, time.monotonic())
+        if not released:
+            return
+        for faust_event, event in released:
+            message = faust_event.message
+            with event_context(faust_event):
+                outputs = self.engine.process(event, Source(message.topic, message.partition, message.offset))
+            await self._send(outputs)
+        self.store.flush()
+        for faust_event, _ in released:
+            faust_event.ack()
+
+    async def _send(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            topic = self.outputs.scores if output.kind == "score" else self.outputs.alerts
+            await topic.send(key=output.key.encode(), value=dumps(output.value))
+            self.stats.scores += output.kind == "score"
+
+    async def _learn_start_positions(self) -> None:
+        """Ask the consumer where each partition that has delivered nothing starts."""
+        for tp in list(self.merge.queues):
+            if tp not in self.merge.next_offset:
+                position = await self.app.consumer.position(TP(tp.topic, tp.partition))
+                if position is not None:
+                    self.merge.start_at(tp, position)
+
+    def _highwater(self, tp: TopicPartition) -> int | None:
+        try:
+            return self.app.consumer.highwater(TP(tp.topic, tp.partition))
+        except (AssertionError, KeyError, IllegalStateError):
+            return None
+

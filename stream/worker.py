@@ -1,0 +1,25 @@
+"""``pulse worker``: the Faust worker on the configured broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from stream.app import build_app
+from stream.settings import Settings
+from stream.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings) -> None:
+    """Create the topics if needed, then run the worker until SIGINT or SIGTERM."""
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(settings))
+    app, _pipeline = build_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, loop=loop)
+    worker.execute_from_commandline()

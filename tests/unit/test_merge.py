@@ -1,0 +1,67 @@
+from stream.merge import EventTimeMerge, TopicPartition
+
+O0, C0, R0 = TopicPartition("orders", 0), TopicPartition("clicks", 0), TopicPartition("reviews", 0)
+RANK = {"orders": 0, "clicks": 1, "reviews": 2}
+
+
+def merge_with(**kwargs) -> EventTimeMerge[str]:
+    merge: EventTimeMerge[str] = EventTimeMerge(rank=RANK, **kwargs)
+    merge.assign([O0, C0, R0])
+    for tp in (O0, C0, R0):
+        merge.start_at(tp, 0)
+    return merge
+
+
+def test_releases_in_event_time_order_when_all_partitions_are_settled():
+    merge = merge_with()
+    merge.add(C0, 0, 30, "click@30")
+    merge.add(O0, 0, 10, "order@10")
+    merge.add(C0, 1, 40, "click@40")
+    merge.add(R0, 0, 20, "review@20")
+    highwater = {O0: 1, C0: 2, R0: 1}.get
+    assert merge.release(highwater, now=0.0) == ["order@10", "review@20", "click@30", "click@40"]
+
+
+def test_waits_for_a_partition_with_unread_records_then_merges_them():
+    merge = merge_with()
+    merge.add(C0, 0, 30, "click@30")
+    merge.add(O0, 0, 10, "order@10")
+    highwater = {O0: 1, C0: 1, R0: 1}.get  # one review is on the broker, not yet received
+    assert merge.release(highwater, now=0.0) == []  # the unread review may be older than both
+    merge.add(R0, 0, 20, "review@20")
+    assert merge.release(highwater, now=0.1) == ["order@10", "review@20", "click@30"]
+
+
+def test_equal_times_follow_topic_rank_and_fifo_within_a_partition():
+    merge = merge_with()
+    merge.add(C0, 0, 10, "click-a")
+    merge.add(C0, 1, 5, "click-b")  # late within its partition: stays behind click-a
+    merge.add(O0, 0, 10, "order")
+    assert merge.release({O0: 1, C0: 2, R0: 0}.get, now=0.0) == ["order", "click-a", "click-b"]
+
+
+def test_idle_timeout_forces_release_and_counts_it():
+    merge = merge_with(max_idle_ms=500)
+    merge.add(O0, 0, 10, "order@10")
+    highwater = {O0: 1, C0: 5, R0: 0}.get  # clicks has records we never receive
+    assert merge.release(highwater, now=1.0) == []
+    assert merge.release(highwater, now=1.4) == []
+    assert merge.release(highwater, now=1.6) == ["order@10"]
+    assert merge.stats.forced_idle == 1
+
+
+def test_full_buffer_forces_release():
+    merge = merge_with(max_buffered=2)
+    for offset in range(3):
+        merge.add(O0, offset, offset, f"order{offset}")
+    released = merge.release({O0: 3, C0: 9, R0: 0}.get, now=0.0)
+    assert released == ["order0"]
+    assert merge.stats.forced_full == 1
+
+
+def test_unknown_highwater_is_not_settled_and_revoke_returns_held_items():
+    merge = merge_with()
+    merge.add(O0, 0, 10, "order@10")
+    assert merge.release(lambda tp: None if tp == C0 else 1, now=0.0) == []
+    assert merge.revoke([O0]) == ["order@10"]
+    assert merge.buffered == 0
