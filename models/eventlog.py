@@ -20,7 +20,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 def open_log(path: Path, mode: str = "rb") -> IO[bytes]:
     """Open a log for binary reading or writing, gzip by content (read) or suffix (write)."""
     if "w" in mode:
-        return gzip.open(path, "wb", compresslevel=5) if path.suffix == ".gz" else open(path, "wb")  # noqa: SIM115
+        return gzip.open(path, "wb", compresslevel=5) if path.suffix == ".gz" else open(path, "wb")
     try:
         handle = open(path, "rb")  # noqa: SIM115
     except OSError as exc:

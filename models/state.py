@@ -32,24 +32,24 @@ class CustomerState:
     """Running totals for one customer, compact enough for 100,000s in one worker."""
 
     __slots__ = (
-        "customer_id",
-        "orders",
-        "spend",
-        "returns",
-        "clicks",
-        "sessions",
-        "reviews",
-        "rating_sum",
-        "first_seen_ts",
-        "last_event_ts",
-        "first_order_ts",
-        "last_order_ts",
-        "gap_count",
-        "gap_mean_days",
-        "gap_m2",
-        "recent_sessions",
         "applied",
+        "clicks",
+        "customer_id",
+        "first_order_ts",
+        "first_seen_ts",
+        "gap_count",
+        "gap_m2",
+        "gap_mean_days",
+        "last_event_ts",
+        "last_order_ts",
+        "orders",
+        "rating_sum",
         "recent_event_ids",
+        "recent_sessions",
+        "returns",
+        "reviews",
+        "sessions",
+        "spend",
     )
 
     def __init__(self, customer_id: str) -> None:
@@ -172,4 +172,6 @@ class CustomerState:
         return isinstance(other, CustomerState) and self.to_list() == other.to_list()
 
     def __repr__(self) -> str:
-        return f"CustomerState({self.customer_id!r}, orders={self.orders}, spend={self.spend:.2f}, clicks={self.clicks})"
+        return (
+            f"CustomerState({self.customer_id!r}, orders={self.orders}, spend={self.spend:.2f}, clicks={self.clicks})"
+        )

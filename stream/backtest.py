@@ -123,9 +123,7 @@ def _partition_log(
 def _merged(queues: dict[tuple[int, int], list[_Queued]]) -> Iterator[_Queued]:
     """k-way merge on the partition heads, exactly as the worker's event-time merge."""
     ordered = [queues[key] for key in sorted(queues)]
-    return heapq.merge(
-        *ordered, key=lambda q: (q.event.ts, TOPIC_RANK[q.event.type], q.source.partition)
-    )
+    return heapq.merge(*ordered, key=lambda q: (q.event.ts, TOPIC_RANK[q.event.type], q.source.partition))
 
 
 def _write_line(handle: IO[bytes], record: dict) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -77,10 +78,8 @@ def _broker(args: argparse.Namespace) -> int:
 def _wait_for_signal() -> None:
     """Block until Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
-    except KeyboardInterrupt:
-        pass
 
 
 def _interrupt(signum: int, frame: object) -> None:

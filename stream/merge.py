@@ -120,7 +120,9 @@ class EventTimeMerge(Generic[T]):
         assert best is not None
         return best
 
-    def _may_release(self, head_tp: TopicPartition, highwater: Callable[[TopicPartition], int | None], now: float) -> bool:
+    def _may_release(
+        self, head_tp: TopicPartition, highwater: Callable[[TopicPartition], int | None], now: float
+    ) -> bool:
         unsettled = [
             tp
             for tp, queue in self.queues.items()

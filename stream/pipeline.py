@@ -58,8 +58,15 @@ class OutputTopics:
 class Pipeline:
     """Owns the engine of one worker and drives it from the input topics."""
 
-    def __init__(self, app: AppT, engine: Engine, store: TableStore, outputs: OutputTopics,
-                 input_types: dict[str, str | None], max_idle_ms: int) -> None:
+    def __init__(
+        self,
+        app: AppT,
+        engine: Engine,
+        store: TableStore,
+        outputs: OutputTopics,
+        input_types: dict[str, str | None],
+        max_idle_ms: int,
+    ) -> None:
         self.app = app
         self.engine = engine
         self.store = store
@@ -115,8 +122,9 @@ class Pipeline:
         message.incref()  # held past take_events' ack until the merge releases it
         self.merge.add(tp, message.offset, event.ts, (faust_event, event))
 
-    async def _dead_letter(self, exc: InvalidEvent, raw: bytes, topic: str, partition: int, offset: int,
-                           key: Any) -> None:
+    async def _dead_letter(
+        self, exc: InvalidEvent, raw: bytes, topic: str, partition: int, offset: int, key: Any
+    ) -> None:
         self.stats.dead_letters[exc.reason] += 1
         record = dead_letter(exc.reason, exc.message, raw, topic, partition, offset, now_ms())
         await self.outputs.dlq.send(key=key if isinstance(key, bytes) else None, value=dumps(record))
@@ -158,4 +166,3 @@ class Pipeline:
             return self.app.consumer.highwater(TP(tp.topic, tp.partition))
         except (AssertionError, KeyError, IllegalStateError):
             return None
-

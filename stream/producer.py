@@ -31,8 +31,9 @@ def producer_for(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, **options)
 
 
-async def produce(settings: Settings, records: Iterable[tuple[str, bytes | None, bytes]],
-                  rate: float | None = None) -> int:
+async def produce(
+    settings: Settings, records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None = None
+) -> int:
     """Send ``(topic, key, value)`` records, at ``rate`` per second if given; return the count."""
     producer = producer_for(settings)
     await producer.start()
@@ -47,8 +48,9 @@ async def produce(settings: Settings, records: Iterable[tuple[str, bytes | None,
     return sent
 
 
-async def _paced(records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None,
-                 chunk: int = 200) -> AsyncIterator[list[tuple[str, bytes | None, bytes]]]:
+async def _paced(
+    records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None, chunk: int = 200
+) -> AsyncIterator[list[tuple[str, bytes | None, bytes]]]:
     started = time.monotonic()
     batch: list[tuple[str, bytes | None, bytes]] = []
     sent = 0

@@ -63,7 +63,10 @@ class Settings:
             (self.horizon_days >= 1, "PULSE_HORIZON_DAYS must be at least 1"),
             (self.batch_size >= 1, "PULSE_BATCH_SIZE must be at least 1"),
             (self.broker.startswith(("kafka://", "aiokafka://")), "PULSE_BROKER must look like kafka://host:port"),
-            (self.log_level in ("crit", "error", "warn", "info", "debug"), "PULSE_LOG_LEVEL must be one of crit, error, warn, info, debug"),
+            (
+                self.log_level in ("crit", "error", "warn", "info", "debug"),
+                "PULSE_LOG_LEVEL must be one of crit, error, warn, info, debug",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -103,7 +106,9 @@ def _convert(name: str, raw: Any, where: str) -> Any:
         if kind in ("Path", Path):
             return Path(str(raw))
     except ValueError as exc:
-        raise ConfigError(f"{where} must be {'an integer' if kind in ('int', int) else 'true or false'}, got {raw!r}") from exc
+        raise ConfigError(
+            f"{where} must be {'an integer' if kind in ('int', int) else 'true or false'}, got {raw!r}"
+        ) from exc
     if not isinstance(raw, str):
         raise ConfigError(f"{where} must be a string, got {raw!r}")
     return raw

@@ -64,7 +64,7 @@ class TableStore(MutableMapping[str, CustomerState]):
         del self.table[customer_id.encode()]
 
     def __iter__(self) -> Iterator[str]:
-        return (key.decode() for key in self.table.keys())
+        return (key.decode() for key in self.table)
 
     def __len__(self) -> int:
         return len(self.table)

@@ -8,6 +8,7 @@ across partitions, so it stops start-up instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -54,12 +55,9 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, 
         existing = await _partition_counts(admin, wanted)
         missing = [name for name in wanted if name not in existing]
         if missing:
-            try:
-                await admin.create_topics(
-                    [NewTopic(name, settings.partitions, settings.replication_factor) for name in missing]
-                )
-            except TopicAlreadyExistsError:
-                pass  # another worker created them first
+            new = [NewTopic(name, settings.partitions, settings.replication_factor) for name in missing]
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker created them first
+                await admin.create_topics(new)
             log.info("created topics %s with %d partitions", ", ".join(missing), settings.partitions)
             existing = await _partition_counts(admin, wanted)
         _check_copartitioned(settings, existing)
@@ -80,4 +78,6 @@ def _check_copartitioned(settings: Settings, counts: dict[str, int]) -> None:
     inputs = {name: counts.get(name) for name in input_topics(settings)}
     if len(set(inputs.values())) > 1:
         listing = ", ".join(f"{name}={count}" for name, count in inputs.items())
-        raise ConfigError(f"input topics must have the same number of partitions (co-partitioned by customer_id): {listing}")
+        raise ConfigError(
+            f"input topics must have the same number of partitions (co-partitioned by customer_id): {listing}"
+        )

@@ -47,13 +47,49 @@ def _py_json(obj: dict) -> bytes:
 # kind -> (topic type, builder of the i-th raw event, expected reason)
 BAD_EVENTS: dict[str, tuple[str, Callable[[int], bytes], str]] = {
     "not_json": ("order", lambda i: b"{not json " + str(i).encode(), "invalid_json"),
-    "missing_field": ("order", lambda i: orjson.dumps(_with(VALID_ORDER, event_id=f"bad-mf-{i}", amount=_DROP)), "missing_field"),
-    "wrong_type": ("click", lambda i: orjson.dumps(_with(VALID_CLICK, event_id=f"bad-wt-{i}", session_id=[i])), "wrong_type"),
-    "negative_amount": ("order", lambda i: orjson.dumps(_with(VALID_ORDER, event_id=f"bad-na-{i}", amount=-1 - i)), "invalid_amount"),
-    "nan_amount": ("order", lambda i: _py_json(_with(VALID_ORDER, event_id=f"bad-nan-{i}", amount=float("nan"))), "invalid_amount"),
-    "infinite_amount": ("order", lambda i: _py_json(_with(VALID_ORDER, event_id=f"bad-inf-{i}", amount=float("inf"))), "invalid_amount"),
-    "bad_time": ("review", lambda i: orjson.dumps(_with(VALID_REVIEW, event_id=f"bad-ts-{i}", ts=f"yesterday {i}")), "invalid_ts"),
-    "unknown_type": ("click", lambda i: orjson.dumps(_with(VALID_CLICK, event_id=f"bad-ut-{i}", type="wishlist")), "unknown_type"),
-    "rating_out_of_range": ("review", lambda i: orjson.dumps(_with(VALID_REVIEW, event_id=f"bad-rr-{i}", rating=6 + i % 3)), "rating_out_of_range"),
-    "oversized_text": ("review", lambda i: orjson.dumps(_with(VALID_REVIEW, event_id=f"bad-tx-{i}", text="好" * (10_001 + i))), "text_too_long"),
+    "missing_field": (
+        "order",
+        lambda i: orjson.dumps(_with(VALID_ORDER, event_id=f"bad-mf-{i}", amount=_DROP)),
+        "missing_field",
+    ),
+    "wrong_type": (
+        "click",
+        lambda i: orjson.dumps(_with(VALID_CLICK, event_id=f"bad-wt-{i}", session_id=[i])),
+        "wrong_type",
+    ),
+    "negative_amount": (
+        "order",
+        lambda i: orjson.dumps(_with(VALID_ORDER, event_id=f"bad-na-{i}", amount=-1 - i)),
+        "invalid_amount",
+    ),
+    "nan_amount": (
+        "order",
+        lambda i: _py_json(_with(VALID_ORDER, event_id=f"bad-nan-{i}", amount=float("nan"))),
+        "invalid_amount",
+    ),
+    "infinite_amount": (
+        "order",
+        lambda i: _py_json(_with(VALID_ORDER, event_id=f"bad-inf-{i}", amount=float("inf"))),
+        "invalid_amount",
+    ),
+    "bad_time": (
+        "review",
+        lambda i: orjson.dumps(_with(VALID_REVIEW, event_id=f"bad-ts-{i}", ts=f"yesterday {i}")),
+        "invalid_ts",
+    ),
+    "unknown_type": (
+        "click",
+        lambda i: orjson.dumps(_with(VALID_CLICK, event_id=f"bad-ut-{i}", type="wishlist")),
+        "unknown_type",
+    ),
+    "rating_out_of_range": (
+        "review",
+        lambda i: orjson.dumps(_with(VALID_REVIEW, event_id=f"bad-rr-{i}", rating=6 + i % 3)),
+        "rating_out_of_range",
+    ),
+    "oversized_text": (
+        "review",
+        lambda i: orjson.dumps(_with(VALID_REVIEW, event_id=f"bad-tx-{i}", text="好" * (10_001 + i))),
+        "text_too_long",
+    ),
 }

@@ -1,0 +1,150 @@
+"""Helpers for integration tests: workers as real processes, producing and reading topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from stream.broker import EmbeddedBroker
+from stream.producer import produce, topic_and_payload
+from stream.settings import Settings
+from stream.topics import ensure_topics
+
+
+@dataclass
+class Cluster:
+    broker: EmbeddedBroker
+    prefix: str
+    workdir: Path
+    partitions: int = 4
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "PULSE_BROKER": self.broker.url,
+            "PULSE_TOPIC_PREFIX": self.prefix,
+            "PULSE_PARTITIONS": str(self.partitions),
+            "PULSE_LOG_LEVEL": "info",
+        }
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env)
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    def create_topics(self) -> None:
+        asyncio.run(ensure_topics(self.settings))
+
+    def start_worker(self, name: str = "w1") -> subprocess.Popen[bytes]:
+        data_dir = self.workdir / f"data-{name}"
+        log = open(self.workdir / f"worker-{name}.log", "ab")  # noqa: SIM115
+        env = {**os.environ, **self.env, "PULSE_DATA_DIR": str(data_dir)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "stream.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.workers.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """``kill -9``: no shutdown hooks, no flush, no commit."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+    def worker_log(self, name: str = "w1") -> str:
+        path = self.workdir / f"worker-{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def produce_events(self, events: Iterable[dict[str, Any]]) -> int:
+        settings = self.settings
+        return asyncio.run(produce(settings, (topic_and_payload(event, settings) for event in events)))
+
+    def produce_raw(self, records: Iterable[tuple[str, bytes | None, bytes]]) -> int:
+        return asyncio.run(produce(self.settings, records))
+
+
+def read_topics(
+    broker: EmbeddedBroker,
+    topics: list[str],
+    done: Callable[[dict[str, list[Any]]], bool],
+    timeout: float,
+    settle: float = 2.0,
+) -> dict[str, list[Any]]:
+    """Read ``topics`` from the beginning until ``done(records)``, then ``settle`` seconds more.
+
+    Records are ``(key, decoded value)`` per topic in partition order; the settle time
+    catches records that should not be there (duplicates, extras).
+    """
+    return asyncio.run(_read(broker.bootstrap, topics, done, timeout, settle))
+
+
+async def _read(
+    bootstrap: str, topics: list[str], done: Callable[[dict[str, list[Any]]], bool], timeout: float, settle: float
+) -> dict[str, list[Any]]:
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    records: dict[str, list[Any]] = {topic: [] for topic in topics}
+    deadline = time.monotonic() + timeout
+    settle_until: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, messages in batch.items():
+                records[tp.topic].extend((m.key, orjson.loads(m.value) if m.value else None) for m in messages)
+            if settle_until is None and done(records):
+                settle_until = time.monotonic() + settle
+            if settle_until is not None and time.monotonic() >= settle_until:
+                return records
+        raise TimeoutError(f"gave up after {timeout:.0f} s: " + ", ".join(f"{t}={len(r)}" for t, r in records.items()))
+    finally:
+        await consumer.stop()
+
+
+def read_to_end(broker: EmbeddedBroker, topic: str) -> list[tuple[bytes, bytes]]:
+    """Every ``(key, raw value)`` on ``topic`` up to its end offsets now."""
+    return asyncio.run(_read_to_end(broker.bootstrap, topic))
+
+
+async def _read_to_end(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.assignment()
+        end = await consumer.end_offsets(list(partitions))
+        out: list[tuple[bytes, bytes]] = []
+        while any(await consumer.position(tp) < offset for tp, offset in end.items()):
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                out.extend((m.key, m.value) for m in messages)
+        return out
+    finally:
+        await consumer.stop()
