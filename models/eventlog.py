@@ -20,14 +20,16 @@ GZIP_MAGIC = b"\x1f\x8b"
 def open_log(path: Path, mode: str = "rb") -> IO[bytes]:
     """Open a log for binary reading or writing, gzip by content (read) or suffix (write)."""
     if "w" in mode:
-        return gzip.open(path, "wb", compresslevel=5) if path.suffix == ".gz" else open(path, "wb")
+        if path.suffix == ".gz":
+            return gzip.GzipFile(path, "wb", compresslevel=5)  # type: ignore[return-value]
+        return open(path, "wb")
     try:
         handle = open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise ConfigError(f"cannot read event log {path}: {exc.strerror}") from exc
     if handle.read(2) == GZIP_MAGIC:
         handle.close()
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
     handle.seek(0)
     return handle
 

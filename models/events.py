@@ -120,7 +120,7 @@ def parse_event(obj: Mapping[str, Any], expected_type: str | None = None) -> Eve
         raise InvalidEvent("unknown_type", f"type {_short(declared)} is not one of order, click, review")
     if declared is not None and expected_type is not None and declared != expected_type:
         raise InvalidEvent("type_mismatch", f"a {declared} event on the {expected_type} topic")
-    kind = expected_type or declared
+    kind = expected_type or str(declared)
     return _PARSERS[kind](obj)
 
 

@@ -13,8 +13,6 @@ from stream.settings import Settings
 from stream.tablestore import TableStore
 from stream.topics import input_topics, rekey_topic
 
-RAW = {"key_serializer": "raw", "value_serializer": "raw"}
-
 
 def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     """Build the Faust app for ``settings`` and the pipeline its agent drives."""
@@ -40,12 +38,12 @@ def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
         table_standby_replicas=0,
     )
     inputs = input_topics(settings)
-    source = app.topic(*inputs, **RAW)
+    source = app.topic(*inputs, key_serializer="raw", value_serializer="raw")
     outputs = OutputTopics(
-        scores=app.topic(settings.topic("customer-scores"), **RAW),
-        alerts=app.topic(settings.topic("customer-alerts"), **RAW),
-        dlq=app.topic(settings.topic("events-dlq"), **RAW),
-        rekey=app.topic(rekey_topic(settings), **RAW),
+        scores=app.topic(settings.topic("customer-scores"), key_serializer="raw", value_serializer="raw"),
+        alerts=app.topic(settings.topic("customer-alerts"), key_serializer="raw", value_serializer="raw"),
+        dlq=app.topic(settings.topic("events-dlq"), key_serializer="raw", value_serializer="raw"),
+        rekey=app.topic(rekey_topic(settings), key_serializer="raw", value_serializer="raw"),
     )
     table = app.Table("customer-state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     store = TableStore(table)
@@ -54,18 +52,20 @@ def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
 
     @app.agent(source, name="score")
     async def score(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_linger_ms / 1000):
+        async for batch in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
+            settings.batch_size, within=settings.batch_linger_ms / 1000
+        ):
             await pipeline.on_batch(batch)
 
     @app.timer(interval=0.1)
     async def release_idle() -> None:
         await pipeline.tick()
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
         pipeline.on_assigned(assigned)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
         pipeline.on_revoked(revoked)
 
