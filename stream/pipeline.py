@@ -100,7 +100,7 @@ class Pipeline:
 
     async def tick(self) -> None:
         """Release events that were waiting on an idle partition (called by a timer)."""
-        if self.merge.buffered:
+        if self.merge.buffered and not self._lock.locked():
             async with self._lock:
                 await self._drain()
 

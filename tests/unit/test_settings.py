@@ -47,8 +47,11 @@ def test_toml_file_with_env_precedence(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
-    [("partitons = 4\n", "unknown setting 'partitons'"), ("partitions = \n", "not valid TOML"),
-     ('partitions = "x"\n', "partitions must be an integer")],
+    [
+        ("partitons = 4\n", "unknown setting 'partitons'"),
+        ("partitions = \n", "not valid TOML"),
+        ('partitions = "x"\n', "partitions must be an integer"),
+    ],
 )
 def test_bad_toml_files_are_named(tmp_path, text, fragment):
     config = tmp_path / "pulse.toml"

@@ -1,0 +1,124 @@
+"""The worker on the embedded broker: scores, dead letters, exact state, crash recovery."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import jsonschema
+import orjson
+import pytest
+
+from models.eventlog import write_log
+from models.generator import GeneratorConfig, generate
+from models.records import state_view
+from models.state import CustomerState
+from stream.backtest import run_backtest
+from tests.badevents import BAD_EVENTS
+from tests.harness import Cluster, read_to_end, read_topics
+from tests.totals import assert_states_match, expected_states
+
+pytestmark = pytest.mark.integration
+
+SCHEMAS = Path(__file__).parents[2] / "models" / "schemas"
+BAD_PER_KIND = 50
+
+
+def _bad_records(cluster: Cluster) -> tuple[list[tuple[str, bytes, bytes]], Counter[str]]:
+    records, reasons = [], Counter()
+    for kind, (topic_type, build, reason) in sorted(BAD_EVENTS.items()):
+        topic = cluster.topic({"order": "orders", "click": "clicks", "review": "reviews"}[topic_type])
+        for i in range(BAD_PER_KIND):
+            records.append((topic, f"bad-{kind}-{i % 7}".encode(), build(i)))
+            reasons[reason] += 1
+    return records, reasons
+
+
+def _last_by_customer(records: list[tuple[bytes, dict]]) -> dict[str, dict]:
+    return {value["customer_id"]: value["state"] for _key, value in records}
+
+
+def _table_states(cluster: Cluster) -> dict[str, dict]:
+    """The customer-state table as its changelog holds it (last value per key)."""
+    changelog = f"{cluster.settings.group_id}-customer-state-changelog"
+    return {
+        key.decode(): state_view(CustomerState.from_list(orjson.loads(value)))
+        for key, value in read_to_end(cluster.broker, changelog)
+    }
+
+
+def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -> None:
+    events, _truth = generate(GeneratorConfig(customers=80, days=60, seed=7))
+    assert len(events) >= 5000
+    bad, bad_reasons = _bad_records(cluster)
+    cluster.create_topics()
+    cluster.produce_raw(bad[: len(bad) // 2])
+    cluster.produce_events(events)
+    cluster.produce_raw(bad[len(bad) // 2 :])
+    cluster.start_worker()
+
+    scores_topic, dlq_topic = cluster.topic("customer-scores"), cluster.topic("events-dlq")
+    out = read_topics(
+        cluster.broker,
+        [scores_topic, dlq_topic],
+        lambda r: len(r[scores_topic]) >= len(events) and len(r[dlq_topic]) >= len(bad),
+        timeout=180,
+        settle=3,
+    )
+    scores, dead = [value for _k, value in out[scores_topic]], [value for _k, value in out[dlq_topic]]
+
+    per_event = Counter(record["event_id"] for record in scores)
+    assert set(per_event) == {event["event_id"] for event in events}
+    assert set(per_event.values()) == {1}, "exactly one score per valid event"
+    assert Counter(record["reason"] for record in dead) == bad_reasons
+    assert {record["topic"] for record in dead} == {cluster.topic(t) for t in ("orders", "clicks", "reviews")}
+
+    score_schema = json.loads((SCHEMAS / "customer-score.schema.json").read_text())
+    dlq_schema = json.loads((SCHEMAS / "dead-letter.schema.json").read_text())
+    for record in scores[:: max(1, len(scores) // 500)]:
+        jsonschema.validate(record, score_schema)
+    for record in dead:
+        jsonschema.validate(record, dlq_schema)
+
+    expected = expected_states(events)
+    assert_states_match(_last_by_customer(out[scores_topic]), expected)
+    assert_states_match(_table_states(cluster), expected)
+
+    log = tmp_path / "events.jsonl.gz"
+    write_log(log, events)
+    state_out = tmp_path / "state.jsonl"
+    result = run_backtest(log, cluster.settings, state_out=state_out)
+    assert result.valid == len(events) and not result.dead_letters
+    backtest_states = {row.pop("customer_id"): row for row in map(orjson.loads, state_out.read_bytes().splitlines())}
+    assert backtest_states == _last_by_customer(out[scores_topic])
+
+
+def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
+    events, _truth = generate(GeneratorConfig(customers=200, days=90, seed=11))
+    cluster.create_topics()
+    cluster.produce_events(events)
+    scores_topic = cluster.topic("customer-scores")
+    worker = cluster.start_worker()
+    read_topics(
+        cluster.broker, [scores_topic], lambda r: len(r[scores_topic]) >= len(events) // 3, timeout=120, settle=0
+    )
+    cluster.kill(worker)
+    seen_before_restart = len(read_to_end(cluster.broker, scores_topic))
+    assert seen_before_restart < len(events), "the kill must land mid-stream"
+
+    cluster.start_worker()
+    wanted = {event["event_id"] for event in events}
+    out = read_topics(
+        cluster.broker,
+        [scores_topic],
+        lambda r: wanted <= {value["event_id"] for _k, value in r[scores_topic]},
+        timeout=180,
+        settle=3,
+    )
+    per_event = Counter(value["event_id"] for _k, value in out[scores_topic])
+    duplicates = sum(count - 1 for count in per_event.values())
+    print(f"kill -9 after {seen_before_restart} of {len(events)} scores; duplicate score records: {duplicates}")
+    expected = expected_states(events)
+    assert_states_match(_table_states(cluster), expected)
+    assert_states_match(_last_by_customer(out[scores_topic]), expected)
