@@ -49,7 +49,7 @@ def _table_states(cluster: Cluster) -> dict[str, dict]:
 
 
 def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -> None:
-    events, _truth = generate(GeneratorConfig(customers=80, days=60, seed=7))
+    events, _truth = generate(GeneratorConfig(customers=300, days=90, seed=7))
     assert len(events) >= 5000
     bad, bad_reasons = _bad_records(cluster)
     cluster.create_topics()
@@ -95,7 +95,7 @@ def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -
 
 
 def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
-    events, _truth = generate(GeneratorConfig(customers=200, days=90, seed=11))
+    events, _truth = generate(GeneratorConfig(customers=800, days=120, seed=11))
     cluster.create_topics()
     cluster.produce_events(events)
     scores_topic = cluster.topic("customer-scores")
