@@ -243,28 +243,39 @@ def _currency(obj: Mapping[str, Any]) -> str:
     return value.upper()
 
 
-def _parse_order(obj: Mapping[str, Any]) -> Order:
+def _common(obj: Mapping[str, Any]) -> tuple[str, str, int]:
+    """The fields every event has, checked first so the first problem reported is the most basic."""
+    return _ident(obj, "event_id"), _ident(obj, "customer_id"), _ts(obj)
+
+
+def _items(obj: Mapping[str, Any]) -> int:
     items = _int(obj, "items")
     if items < 1:
         raise InvalidEvent("invalid_value", f"items is {items}, must be at least 1")
+    return items
+
+
+def _parse_order(obj: Mapping[str, Any]) -> Order:
+    event_id, customer_id, ts = _common(obj)
     return Order(
-        event_id=_ident(obj, "event_id"),
-        customer_id=_ident(obj, "customer_id"),
-        ts=_ts(obj),
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
         order_id=_ident(obj, "order_id"),
         amount=_amount(obj),
         currency=_currency(obj),
-        items=items,
+        items=_items(obj),
         category=_text(obj, "category", MAX_SHORT_TEXT_CHARS),
         status=_choice(obj, "status", ORDER_STATUSES, default="placed"),
     )
 
 
 def _parse_click(obj: Mapping[str, Any]) -> Click:
+    event_id, customer_id, ts = _common(obj)
     return Click(
-        event_id=_ident(obj, "event_id"),
-        customer_id=_ident(obj, "customer_id"),
-        ts=_ts(obj),
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
         session_id=_ident(obj, "session_id"),
         action=_choice(obj, "action", CLICK_ACTIONS),
         product_id=_optional_ident(obj, "product_id"),
@@ -273,6 +284,8 @@ def _parse_click(obj: Mapping[str, Any]) -> Click:
 
 
 def _parse_review(obj: Mapping[str, Any]) -> Review:
+    event_id, customer_id, ts = _common(obj)
+    product_id = _ident(obj, "product_id")
     rating = _int(obj, "rating")
     if not 1 <= rating <= 5:
         raise InvalidEvent("rating_out_of_range", f"rating is {rating}, must be 1..5")
@@ -280,10 +293,10 @@ def _parse_review(obj: Mapping[str, Any]) -> Review:
     if text is None:
         raise InvalidEvent("missing_field", "field 'text' is required")
     return Review(
-        event_id=_ident(obj, "event_id"),
-        customer_id=_ident(obj, "customer_id"),
-        ts=_ts(obj),
-        product_id=_ident(obj, "product_id"),
+        event_id=event_id,
+        customer_id=customer_id,
+        ts=ts,
+        product_id=product_id,
         rating=rating,
         text=text,
     )

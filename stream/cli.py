@@ -57,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     backtest.set_defaults(handler=_backtest)
 
     demo = commands.add_parser("demo", help="embedded broker + worker + generated traffic, with a live summary")
-    demo.add_argument("--customers", type=int, default=500)
-    demo.add_argument("--days", type=int, default=120)
+    demo.add_argument("--customers", type=int, default=2000)
+    demo.add_argument("--days", type=int, default=365)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--rate", type=float, default=400.0, help="events per second sent to the broker")
     demo.add_argument("--port", type=int, default=0, help="broker port (default: a free one)")

@@ -90,3 +90,9 @@ def test_integer_ids_are_read_as_text_and_zero_amount_is_valid():
 def test_chinese_review_text_is_kept():
     review = decode_event(orjson.dumps(_with(VALID_REVIEW, text="质量很好，非常满意")), "review")
     assert review.text == "质量很好，非常满意"
+
+
+def test_the_most_basic_problem_is_reported_first():
+    with pytest.raises(InvalidEvent) as err:
+        parse_event({"type": "order", "event_id": "x"})
+    assert err.value.message == "field 'customer_id' is required"
