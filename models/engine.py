@@ -69,6 +69,10 @@ class Engine:
             state = CustomerState(event.customer_id)
         if state.has_applied(event, source):
             self.stats.duplicates += 1
+            # The write that applied it may exist only in the worker's local store: a crash
+            # can lose its changelog record before the source offset was committed. Writing
+            # the unchanged state again puts it back on the changelog.
+            self.states[event.customer_id] = state
         else:
             state.apply(event)
             state.mark_applied(event, source)

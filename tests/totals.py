@@ -65,7 +65,11 @@ def assert_states_match(actual: dict[str, dict[str, Any]], expected: dict[str, d
         for name, value in want.items():
             if name == "spend":
                 continue
-            same = abs(got[name] - value) < 1e-9 if isinstance(value, float) else got[name] == value
+            both_float = isinstance(value, float) and isinstance(got[name], float)
+            same = abs(got[name] - value) < 1e-9 if both_float else got[name] == value
             if not same:
                 wrong.append((customer, name, got[name], value))
-    assert not wrong, f"{len(wrong)} mismatches, first: {wrong[:5]}"
+    if wrong:
+        customers = sorted({row[0] for row in wrong})
+        detail = "; ".join(f"{c}: got {actual[c]} want {expected[c]}" for c in customers[:3])
+        raise AssertionError(f"{len(wrong)} mismatches in {len(customers)} customers: {detail}")

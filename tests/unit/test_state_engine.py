@@ -99,3 +99,25 @@ def test_dead_letter_matches_schema_and_truncates_raw():
     jsonschema.validate(record, schema)
     assert len(record["raw"]) == 4096 and record["raw_bytes"] == 9001
     assert record["raw"].startswith("\ufffd")
+
+
+class RecordingStore(dict):
+    """A state store that remembers every write, as the worker's table does."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes: list[str] = []
+
+    def __setitem__(self, key, value):
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+def test_a_redelivered_event_writes_the_unchanged_state_back():
+    """After a crash the local store may hold a state its changelog never saw; rewrite it."""
+    store = RecordingStore()
+    engine = Engine(states=store)
+    engine.process(order("a", 0, 10.0), Source("orders", 0, 5))
+    engine.process(order("a", 0, 10.0), Source("orders", 0, 5))
+    assert store.writes == ["c1", "c1"]
+    assert (store["c1"].orders, store["c1"].spend) == (1, 10.0)
