@@ -1,0 +1,74 @@
+"""Progressive (predict-then-learn) quality of every model, over a recent window.
+
+Each prediction is scored against its label when the label resolves, before the
+model learns from it, so the figures are honest out-of-sample estimates that follow
+the model as it drifts. A rolling window keeps them about the present.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from river import metrics, utils
+from scipy.stats import spearmanr
+
+DEFAULT_WINDOW = 5_000
+
+
+@dataclass
+class ClassifierQuality:
+    """ROC AUC, log loss and accuracy of a probability against 0/1 labels."""
+
+    window: int = DEFAULT_WINDOW
+    count: int = 0
+    roc_auc: metrics.RollingROCAUC = field(init=False)
+    log_loss: utils.Rolling = field(init=False)
+    accuracy: utils.Rolling = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.roc_auc = metrics.RollingROCAUC(window_size=self.window)
+        self.log_loss = utils.Rolling(metrics.LogLoss, window_size=self.window)
+        self.accuracy = utils.Rolling(metrics.Accuracy, window_size=self.window)
+
+    def update(self, label: bool, probability: float) -> None:
+        self.count += 1
+        self.roc_auc.update(label, probability)
+        self.log_loss.update(label, probability)
+        self.accuracy.update(label, probability >= 0.5)
+
+    def report(self) -> dict[str, float]:
+        if not self.count:
+            return {}
+        return {
+            "roc_auc": self.roc_auc.get(),
+            "log_loss": self.log_loss.get(),
+            "accuracy": self.accuracy.get(),
+            "labels": float(self.count),
+        }
+
+
+@dataclass
+class RegressorQuality:
+    """MAE and Spearman rank correlation of a prediction against a numeric label."""
+
+    window: int = DEFAULT_WINDOW
+    count: int = 0
+    pairs: deque[tuple[float, float]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pairs = deque(maxlen=self.window)
+
+    def update(self, label: float, prediction: float) -> None:
+        self.count += 1
+        self.pairs.append((label, prediction))
+
+    def report(self) -> dict[str, float]:
+        if not self.pairs:
+            return {}
+        truth, predicted = np.array(self.pairs).T
+        out = {"mae": float(np.mean(np.abs(truth - predicted))), "labels": float(self.count)}
+        if len(self.pairs) > 2 and np.ptp(truth) > 0 and np.ptp(predicted) > 0:
+            out["spearman"] = float(spearmanr(truth, predicted).statistic)
+        return out

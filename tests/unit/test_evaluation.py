@@ -1,0 +1,28 @@
+import pytest
+
+from models.evaluation import ClassifierQuality, RegressorQuality
+
+
+def test_classifier_quality_is_perfect_for_a_perfect_ranker_and_windowed():
+    quality = ClassifierQuality(window=100)
+    for i in range(300):
+        label = i % 2 == 0
+        quality.update(label, 0.9 if label else 0.1)
+    report = quality.report()
+    assert report["roc_auc"] == pytest.approx(1.0)
+    assert report["accuracy"] == pytest.approx(1.0)
+    assert report["log_loss"] == pytest.approx(0.10536, rel=1e-3)
+    assert report["labels"] == 300
+    for i in range(100):  # the window forgets the good past
+        quality.update(i % 2 == 0, 0.1 if i % 2 == 0 else 0.9)
+    assert quality.report()["roc_auc"] == pytest.approx(0.0)
+
+
+def test_regressor_quality_mae_and_rank_correlation():
+    quality = RegressorQuality(window=10)
+    assert quality.report() == {}
+    for value in range(10):
+        quality.update(float(value), float(value) * 2)
+    report = quality.report()
+    assert report["mae"] == pytest.approx(4.5)
+    assert report["spearman"] == pytest.approx(1.0)
