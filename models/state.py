@@ -8,6 +8,7 @@ an event delivered again is recognised and changes nothing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,10 @@ from models.timeutil import MS_PER_DAY
 STATE_VERSION = 1
 RECENT_EVENT_IDS = 32
 RECENT_SESSIONS = 8
+RECENT_ORDERS = 8
+#: Time constant of the decayed activity rates: about a month of memory.
+ACTIVITY_TAU_MS = 14 * MS_PER_DAY
+RATING_ALPHA = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +37,9 @@ class CustomerState:
     """Running totals for one customer, compact enough for 100,000s in one worker."""
 
     __slots__ = (
+        "activity_ts",
         "applied",
+        "click_rate",
         "clicks",
         "customer_id",
         "first_order_ts",
@@ -43,11 +50,17 @@ class CustomerState:
         "last_event_ts",
         "last_order_ts",
         "orders",
+        "rating_ewm",
         "rating_sum",
         "recent_event_ids",
+        "recent_order_ts",
         "recent_sessions",
+        "remove_rate",
         "returns",
         "reviews",
+        "session_clicks",
+        "session_rate",
+        "session_start_ts",
         "sessions",
         "spend",
     )
@@ -69,6 +82,14 @@ class CustomerState:
         self.gap_mean_days = 0.0
         self.gap_m2 = 0.0
         self.recent_sessions: list[str] = []
+        self.recent_order_ts: list[int] = []
+        self.session_clicks = 0
+        self.session_start_ts: int | None = None
+        self.activity_ts: int | None = None
+        self.click_rate = 0.0
+        self.session_rate = 0.0
+        self.remove_rate = 0.0
+        self.rating_ewm: float | None = None
         self.applied: dict[str, int] = {}
         self.recent_event_ids: list[str] = []
 
@@ -112,6 +133,9 @@ class CustomerState:
             return
         self.orders += 1
         self.spend += order.amount
+        self.recent_order_ts.append(order.ts)
+        if len(self.recent_order_ts) > RECENT_ORDERS:
+            del self.recent_order_ts[0]
         if self.last_order_ts is not None and order.ts >= self.last_order_ts:
             self._add_gap((order.ts - self.last_order_ts) / MS_PER_DAY)
         if self.first_order_ts is None or order.ts < self.first_order_ts:
@@ -128,8 +152,18 @@ class CustomerState:
 
     def _apply_click(self, click: Click) -> None:
         self.clicks += 1
+        self._decay(click.ts)
+        self.click_rate += 1.0
+        if click.action == "remove_from_cart":
+            self.remove_rate += 1.0
+        if self.recent_sessions and click.session_id == self.recent_sessions[-1]:
+            self.session_clicks += 1
+        else:
+            self.session_clicks = 1
+            self.session_start_ts = click.ts
         if click.session_id not in self.recent_sessions:
             self.sessions += 1
+            self.session_rate += 1.0
             self.recent_sessions.append(click.session_id)
             if len(self.recent_sessions) > RECENT_SESSIONS:
                 del self.recent_sessions[0]
@@ -137,6 +171,29 @@ class CustomerState:
     def _apply_review(self, review: Review) -> None:
         self.reviews += 1
         self.rating_sum += review.rating
+        previous = self.rating_ewm
+        self.rating_ewm = review.rating if previous is None else previous + RATING_ALPHA * (review.rating - previous)
+
+    def _decay(self, ts: int) -> None:
+        """Bring the decayed rates to event time ``ts`` (late events decay nothing)."""
+        if self.activity_ts is not None and ts > self.activity_ts:
+            factor = math.exp(-(ts - self.activity_ts) / ACTIVITY_TAU_MS)
+            self.click_rate *= factor
+            self.session_rate *= factor
+            self.remove_rate *= factor
+        if self.activity_ts is None or ts > self.activity_ts:
+            self.activity_ts = ts
+
+    def rates_at(self, ts: int) -> tuple[float, float, float]:
+        """Decayed (clicks, sessions, cart removals) as of ``ts``, without changing the state."""
+        if self.activity_ts is None:
+            return 0.0, 0.0, 0.0
+        factor = math.exp(-max(0, ts - self.activity_ts) / ACTIVITY_TAU_MS)
+        return self.click_rate * factor, self.session_rate * factor, self.remove_rate * factor
+
+    def orders_since(self, ts: int) -> int:
+        """Placed orders at or after ``ts`` among the most recent ones."""
+        return sum(1 for order_ts in self.recent_order_ts if order_ts >= ts)
 
     # -- views --------------------------------------------------------------------
 

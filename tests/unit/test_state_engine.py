@@ -121,3 +121,27 @@ def test_a_redelivered_event_writes_the_unchanged_state_back():
     engine.process(order("a", 0, 10.0), Source("orders", 0, 5))
     assert store.writes == ["c1", "c1"]
     assert (store["c1"].orders, store["c1"].spend) == (1, 10.0)
+
+
+def test_activity_rates_decay_in_event_time_and_sessions_count_clicks():
+    state = CustomerState("c1")
+    for i in range(4):
+        state.apply(click(f"k{i}", i * 1000, "s1"))
+    state.apply(Click("k9", "c1", 5000, "s1", "remove_from_cart", "p1", None))
+    assert state.session_clicks == 5 and state.session_start_ts == 0
+    clicks, sessions, removes = state.rates_at(5000)
+    assert clicks == pytest.approx(5.0, rel=1e-4) and sessions == pytest.approx(1.0) and removes == pytest.approx(1.0)
+    later = state.rates_at(5000 + 14 * DAY)  # one time constant later
+    assert later[0] == pytest.approx(5.0 / 2.718281828, rel=1e-4)
+    state.apply(click("k10", 6000, "s2"))
+    assert state.session_clicks == 1 and state.sessions == 2
+
+
+def test_recent_orders_and_rating_average():
+    state = CustomerState("c1")
+    for i in range(3):
+        state.apply(order(f"o{i}", i * 60_000))
+    assert state.orders_since(60_000) == 2
+    state.apply(review("r1", 0, 5))
+    state.apply(review("r2", 0, 1))
+    assert state.rating_ewm == pytest.approx(5 + 0.3 * (1 - 5))
