@@ -130,7 +130,11 @@ def test_activity_rates_decay_in_event_time_and_sessions_count_clicks():
     state.apply(Click("k9", "c1", 5000, "s1", "remove_from_cart", "p1", None))
     assert state.session_clicks == 5 and state.session_start_ts == 0
     clicks, sessions, removes = state.rates_at(5000)
-    assert clicks == pytest.approx(5.0, rel=1e-4) and sessions == pytest.approx(1.0) and removes == pytest.approx(1.0)
+    assert (
+        clicks == pytest.approx(5.0, rel=1e-4)
+        and sessions == pytest.approx(1.0, rel=1e-4)
+        and removes == pytest.approx(1.0)
+    )
     later = state.rates_at(5000 + 14 * DAY)  # one time constant later
     assert later[0] == pytest.approx(5.0 / 2.718281828, rel=1e-4)
     state.apply(click("k10", 6000, "s2"))
