@@ -1,0 +1,91 @@
+"""Model inputs built from a customer's state at an event time, and their readable form.
+
+Features are plain ``dict[str, float]`` (River's input). Heavy-tailed figures are
+log-transformed so a standard scaler and a linear model treat them sensibly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from models.events import Click, Order
+from models.state import CustomerState
+from models.timeutil import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
+
+NEUTRAL_RATING = 4.0
+
+
+def churn_features(state: CustomerState, now_ts: int) -> dict[str, float]:
+    """Recency, frequency, value, gaps, browsing and satisfaction as of ``now_ts``."""
+    first = state.first_seen_ts if state.first_seen_ts is not None else now_ts
+    tenure = max(0.0, (now_ts - first) / MS_PER_DAY)
+    since_order = state.days_since_last_order(now_ts)
+    since = tenure if since_order is None else since_order
+    usual = state.usual_gap_days or max(tenure / max(state.orders, 1), 1.0)
+    clicks, sessions, removes = state.rates_at(now_ts)
+    return {
+        "days_since_last_order": since,
+        "usual_gap_days": usual,
+        "gap_ratio": since / max(usual, 1.0),
+        "log_orders": math.log1p(state.orders),
+        "tenure_days": tenure,
+        "log_avg_order_value": math.log1p(max(state.spend, 0.0) / state.orders) if state.orders else 0.0,
+        "recent_clicks": clicks,
+        "recent_sessions": sessions,
+        "cart_removal_share": removes / clicks if clicks > 1e-9 else 0.0,
+        "rating_trend": (state.rating_ewm if state.rating_ewm is not None else NEUTRAL_RATING) - NEUTRAL_RATING,
+        "return_share": state.returns / max(state.orders, 1),
+    }
+
+
+def order_anomaly_features(state: CustomerState, order: Order, typical_amount: float) -> dict[str, float]:
+    """An order against the customer's own history, taken before the order is applied."""
+    usual = max(state.spend, 0.0) / state.orders if state.orders else typical_amount
+    hours = (order.ts - state.last_order_ts) / MS_PER_HOUR if state.last_order_ts is not None else 24.0 * 365
+    return {
+        "amount_vs_usual": math.log((order.amount + 1.0) / (max(usual, 0.0) + 1.0)),
+        "log_items": math.log1p(order.items),
+        "log_hours_since_last_order": math.log1p(max(hours, 0.0)),
+        "orders_last_hour": float(state.orders_since(order.ts - MS_PER_HOUR)),
+    }
+
+
+def click_burst_features(state: CustomerState, click: Click) -> dict[str, float]:
+    """How fast and how long the session around this click is, taken after it is applied."""
+    start = state.session_start_ts if state.session_start_ts is not None else click.ts
+    minutes = max((click.ts - start) / MS_PER_MINUTE, 0.5)
+    return {
+        "log_session_clicks": math.log1p(state.session_clicks),
+        "log_clicks_per_minute": math.log1p(state.session_clicks / minutes),
+    }
+
+
+_REASONS: dict[str, Callable[[dict[str, float]], str]] = {
+    "days_since_last_order": lambda f: (
+        f"days_since_last_order={f['days_since_last_order']:.0f} (usual gap {f['usual_gap_days']:.0f})"
+    ),
+    "usual_gap_days": lambda f: f"usual_gap_days={f['usual_gap_days']:.0f}",
+    "gap_ratio": lambda f: (
+        f"days_since_last_order={f['days_since_last_order']:.0f} is {f['gap_ratio']:.1f}x the usual gap"
+    ),
+    "log_orders": lambda f: f"orders={math.expm1(f['log_orders']):.0f}",
+    "tenure_days": lambda f: f"customer_for_days={f['tenure_days']:.0f}",
+    "log_avg_order_value": lambda f: f"avg_order_value=${math.expm1(f['log_avg_order_value']):.0f}",
+    "recent_clicks": lambda f: f"recent_clicks={f['recent_clicks']:.1f} (14-day decayed)",
+    "recent_sessions": lambda f: f"recent_sessions={f['recent_sessions']:.1f} (14-day decayed)",
+    "cart_removal_share": lambda f: f"cart_removals={100 * f['cart_removal_share']:.0f}% of recent clicks",
+    "rating_trend": lambda f: f"recent_rating={f['rating_trend'] + NEUTRAL_RATING:.1f}",
+    "return_share": lambda f: f"returned_or_cancelled={100 * f['return_share']:.0f}% of orders",
+    "p_alive": lambda f: f"p_alive={f['p_alive']:.2f}",
+    "expected_orders_h": lambda f: f"expected_orders={f['expected_orders_h']:.1f}",
+}
+
+
+def describe(feature: str, features: dict[str, float]) -> str:
+    """A short readable reason for ``feature``, e.g. ``days_since_last_order=63 (usual gap 14)``."""
+    render = _REASONS.get(feature)
+    try:
+        return render(features) if render else f"{feature}={features[feature]:.3g}"
+    except KeyError:  # a reason that needs a companion feature the caller did not pass
+        return f"{feature}={features[feature]:.3g}"
