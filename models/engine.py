@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.events import Event
+from models.features import churn_features
 from models.records import score_record
 from models.scores import state_scores
 from models.state import CustomerState, Source
-from models.timeutil import now_ms
+from models.suite import ModelSuite
+from models.timeutil import MS_PER_HOUR, now_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,8 @@ class EngineConfig:
 
     horizon_days: int = 90
     seed: int = 42
+    #: How far behind the newest event time labels are closed, for slightly late events.
+    label_lateness_ms: int = MS_PER_HOUR
 
 
 @dataclass(slots=True)
@@ -51,9 +55,15 @@ class Engine:
     a backtest, a write-back cache over the Faust table in the worker.
     """
 
-    def __init__(self, config: EngineConfig | None = None, states: MutableMapping[str, CustomerState] | None = None):
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        states: MutableMapping[str, CustomerState] | None = None,
+        suite: ModelSuite | None = None,
+    ):
         self.config = config or EngineConfig()
         self.states: MutableMapping[str, CustomerState] = {} if states is None else states
+        self.suite = suite or ModelSuite(horizon_days=self.config.horizon_days, seed=self.config.seed)
         self.stats = EngineStats()
         self.watermark_ts: int | None = None
 
@@ -73,13 +83,26 @@ class Engine:
             # can lose its changelog record before the source offset was committed. Writing
             # the unchanged state again puts it back on the changelog.
             self.states[event.customer_id] = state
+            scores = {**state_scores(state, event.ts), **self._churn_only(state, event.ts)}
         else:
-            state.apply(event)
-            state.mark_applied(event, source)
-            self.states[event.customer_id] = state
-            self.stats.events[event.type] += 1
-            if self.watermark_ts is None or event.ts > self.watermark_ts:
-                self.watermark_ts = event.ts
-        scores = state_scores(state, event.ts)
+            scores = self._apply(state, event, source)
         stamp = now_ms() if emitted_at is None else emitted_at
         return [Output("score", event.customer_id, score_record(state, event, scores, stamp))]
+
+    def _apply(self, state: CustomerState, event: Event, source: Source | None) -> dict[str, Any]:
+        before = self.suite.before_apply(state, event)
+        state.apply(event)
+        state.mark_applied(event, source)
+        self.states[event.customer_id] = state
+        self.stats.events[event.type] += 1
+        if self.watermark_ts is None or event.ts > self.watermark_ts:
+            self.watermark_ts = event.ts
+            self.suite.advance(event.ts - self.config.label_lateness_ms)
+        after = self.suite.after_apply(state, event)
+        return {"anomaly": None, "anomaly_threshold": None, **state_scores(state, event.ts), **after, **before}
+
+    def _churn_only(self, state: CustomerState, ts: int) -> dict[str, Any]:
+        """Scores of an unchanged customer: read-only, nothing learned twice."""
+        x = churn_features(state, ts)
+        risk = self.suite.churn.score(x)
+        return {"churn_risk": risk, "churn_reasons": self.suite.churn.reasons(x) if risk is not None else []}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from river import metrics, utils
@@ -24,8 +25,8 @@ class ClassifierQuality:
     window: int = DEFAULT_WINDOW
     count: int = 0
     roc_auc: metrics.RollingROCAUC = field(init=False)
-    log_loss: utils.Rolling = field(init=False)
-    accuracy: utils.Rolling = field(init=False)
+    log_loss: Any = field(init=False)  # utils.Rolling wraps the metric untyped
+    accuracy: Any = field(init=False)
 
     def __post_init__(self) -> None:
         self.roc_auc = metrics.RollingROCAUC(window_size=self.window)

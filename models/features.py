@@ -54,7 +54,8 @@ def order_anomaly_features(state: CustomerState, order: Order, typical_amount: f
 def click_burst_features(state: CustomerState, click: Click) -> dict[str, float]:
     """How fast and how long the session around this click is, taken after it is applied."""
     start = state.session_start_ts if state.session_start_ts is not None else click.ts
-    minutes = max((click.ts - start) / MS_PER_MINUTE, 0.5)
+    # A 5-second floor: two human clicks rarely come faster, a bot's second click does.
+    minutes = max((click.ts - start) / MS_PER_MINUTE, 5 / 60)
     return {
         "log_session_clicks": math.log1p(state.session_clicks),
         "log_clicks_per_minute": math.log1p(state.session_clicks / minutes),

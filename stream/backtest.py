@@ -47,6 +47,7 @@ class BacktestResult:
     duplicates: int = 0
     customers: int = 0
     seconds: float = 0.0
+    quality: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def valid(self) -> int:
@@ -56,11 +57,15 @@ class BacktestResult:
         rate = self.valid / self.seconds if self.seconds else 0.0
         kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.events.items()))
         dlq = ", ".join(f"{reason} {count}" for reason, count in sorted(self.dead_letters.items())) or "none"
-        return (
+        lines = [
             f"{self.lines} lines: {self.valid} events ({kinds}), {sum(self.dead_letters.values())} dead letters "
             f"({dlq}), {self.duplicates} duplicates, {self.customers} customers; "
             f"{self.seconds:.2f} s, {rate:,.0f} events/s"
-        )
+        ]
+        for model, figures in sorted(self.quality.items()):
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in sorted(figures.items())) or "no labels yet"
+            lines.append(f"  {model}: {shown}")
+        return "\n".join(lines)
 
 
 @dataclass
@@ -88,6 +93,7 @@ def run_backtest(
             for output in engine.process(queued.event, queued.source):
                 if scores is not None and output.kind == "score":
                     _write_line(scores, output.value)
+    result.quality = engine.suite.quality()
     result.events = engine.stats.events
     result.duplicates = engine.stats.duplicates
     result.customers = len(engine.states)

@@ -88,7 +88,10 @@ def test_score_record_matches_schema_and_is_deterministic():
     for record in runs[0]:
         jsonschema.validate(record, schema)
     last = runs[0][-1]
-    assert last["scores"] == {"recency_days": 0.0, "frequency": 2, "monetary": 10.0}
+    rfm = {name: last["scores"][name] for name in ("recency_days", "frequency", "monetary")}
+    assert rfm == {"recency_days": 0.0, "frequency": 2, "monetary": 10.0}
+    assert {"churn_risk", "churn_reasons", "anomaly", "anomaly_threshold"} <= set(last["scores"])
+    assert last["scores"]["churn_risk"] is None  # warming up: no labels yet
     assert last["state"]["first_order_ts"] == "1970-01-01T00:00:00.000Z"
     assert runs[0][2]["scores"]["recency_days"] == 3.0
 
