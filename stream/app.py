@@ -7,6 +7,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from models.checkpoint import restore_or_fresh
 from models.engine import Engine
 from stream.pipeline import OutputTopics, Pipeline
 from stream.settings import Settings
@@ -52,7 +53,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     )
     table = app.Table("customer-state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     store = TableStore(table)
-    engine = Engine(settings.engine_config(), states=store)
+    suite, _restored = restore_or_fresh(settings.checkpoint_path, settings.horizon_days, settings.seed)
+    engine = Engine(settings.engine_config(), states=store, suite=suite)
     pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms)
 
     @app.agent(source, name="score")
@@ -65,6 +67,14 @@ def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     @app.timer(interval=0.25)
     async def release_idle() -> None:
         await pipeline.tick()
+
+    @app.timer(interval=settings.checkpoint_interval_s)
+    async def checkpoint_models() -> None:
+        await pipeline.checkpoint(settings.checkpoint_path)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def checkpoint_on_shutdown(sender: Any, **kwargs: Any) -> None:
+        await pipeline.checkpoint(settings.checkpoint_path)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:

@@ -16,11 +16,13 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
 from faust.types import TP, AppT, EventT, TopicT
 
+from models.checkpoint import checkpoint_bytes, write_atomically
 from models.engine import Engine, Output
 from models.errors import InvalidEvent
 from models.events import Event, decode_event, event_to_dict
@@ -45,6 +47,7 @@ class PipelineStats:
     rekeyed: int = 0
     scores: int = 0
     batches: int = 0
+    checkpoint_at: float | None = None
 
 
 @dataclass
@@ -76,6 +79,16 @@ class Pipeline:
         self.merge: EventTimeMerge[tuple[EventT, Event]] = EventTimeMerge(rank=rank, max_idle_ms=max_idle_ms)
         self.stats = PipelineStats()
         self._lock = asyncio.Lock()
+
+    # -- checkpoints --------------------------------------------------------------
+
+    async def checkpoint(self, path: Path) -> None:
+        """Save the models: serialised between batches, written to disk off the event loop."""
+        async with self._lock:
+            events = sum(self.engine.stats.events.values())
+            _info, data = checkpoint_bytes(self.engine.suite, events, now_ms())
+        await asyncio.get_running_loop().run_in_executor(None, write_atomically, path, data)
+        self.stats.checkpoint_at = time.monotonic()
 
     # -- partition lifecycle ------------------------------------------------------
 

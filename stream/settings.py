@@ -39,6 +39,7 @@ class Settings:
     batch_linger_ms: int = 20
     max_idle_ms: int = 2000
     commit_interval_ms: int = 1000
+    checkpoint_interval_s: int = 60
     log_level: str = "warn"
 
     @classmethod
@@ -62,6 +63,7 @@ class Settings:
             (0 < self.metrics_port < 65536, "PULSE_METRICS_PORT must be a TCP port (1..65535)"),
             (self.horizon_days >= 1, "PULSE_HORIZON_DAYS must be at least 1"),
             (self.batch_size >= 1, "PULSE_BATCH_SIZE must be at least 1"),
+            (self.checkpoint_interval_s >= 1, "PULSE_CHECKPOINT_INTERVAL_S must be at least 1"),
             (self.broker.startswith(("kafka://", "aiokafka://")), "PULSE_BROKER must look like kafka://host:port"),
             (
                 self.log_level in ("crit", "error", "warn", "info", "debug"),
@@ -86,6 +88,10 @@ class Settings:
     def bootstrap_servers(self) -> str:
         """``host:port,...`` for plain Kafka clients."""
         return ",".join(url.split("://", 1)[-1] for url in self.broker.split(";"))
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "models" / "suite.ckpt"
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(horizon_days=self.horizon_days, seed=self.seed)

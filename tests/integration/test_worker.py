@@ -10,6 +10,7 @@ import jsonschema
 import orjson
 import pytest
 
+from models.checkpoint import read_checkpoint
 from models.eventlog import write_log
 from models.generator import GeneratorConfig, generate
 from models.records import state_view
@@ -92,6 +93,10 @@ def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -
     assert result.valid == len(events) and not result.dead_letters
     backtest_states = {row.pop("customer_id"): row for row in map(orjson.loads, state_out.read_bytes().splitlines())}
     assert backtest_states == _last_by_customer(out[scores_topic])
+
+    cluster.stop_all()  # SIGTERM: the worker checkpoints its models on the way out
+    _suite, info = read_checkpoint(cluster.workdir / "data-w1" / "models" / "suite.ckpt", 90, 42)
+    assert info.events == len(events)
 
 
 def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
