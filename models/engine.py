@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.events import Event
-from models.features import churn_features
 from models.records import score_record
 from models.scores import state_scores
 from models.state import CustomerState, Source
@@ -83,7 +82,7 @@ class Engine:
             # can lose its changelog record before the source offset was committed. Writing
             # the unchanged state again puts it back on the changelog.
             self.states[event.customer_id] = state
-            scores = {**state_scores(state, event.ts), **self._churn_only(state, event.ts)}
+            scores = {**state_scores(state, event.ts), **self.suite.churn_scores(state, event.ts)}
         else:
             scores = self._apply(state, event, source)
         stamp = now_ms() if emitted_at is None else emitted_at
@@ -100,9 +99,3 @@ class Engine:
             self.suite.advance(event.ts - self.config.label_lateness_ms)
         after = self.suite.after_apply(state, event)
         return {"anomaly": None, "anomaly_threshold": None, **state_scores(state, event.ts), **after, **before}
-
-    def _churn_only(self, state: CustomerState, ts: int) -> dict[str, Any]:
-        """Scores of an unchanged customer: read-only, nothing learned twice."""
-        x = churn_features(state, ts)
-        risk = self.suite.churn.score(x)
-        return {"churn_risk": risk, "churn_reasons": self.suite.churn.reasons(x) if risk is not None else []}

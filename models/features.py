@@ -79,12 +79,16 @@ _REASONS: dict[str, Callable[[dict[str, float]], str]] = {
     "rating_trend": lambda f: f"recent_rating={f['rating_trend'] + NEUTRAL_RATING:.1f}",
     "return_share": lambda f: f"returned_or_cancelled={100 * f['return_share']:.0f}% of orders",
     "p_alive": lambda f: f"p_alive={f['p_alive']:.2f}",
+    "p_alive_logit": lambda f: f"p_alive={1 / (1 + math.exp(-f['p_alive_logit'])):.2f}",
+    "log_expected_orders_h": lambda f: f"expected_orders={math.expm1(f['log_expected_orders_h']):.1f}",
     "expected_orders_h": lambda f: f"expected_orders={f['expected_orders_h']:.1f}",
 }
 
 
 def describe(feature: str, features: dict[str, float]) -> str:
     """A short readable reason for ``feature``, e.g. ``days_since_last_order=63 (usual gap 14)``."""
+    if feature not in features:
+        return f"{feature}=n/a"
     render = _REASONS.get(feature)
     try:
         return render(features) if render else f"{feature}={features[feature]:.3g}"

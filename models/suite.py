@@ -6,6 +6,7 @@ checkpoint saves. Per-customer figures live in ``CustomerState``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,11 +14,12 @@ from river import stats
 
 from models.anomaly import AnomalyDetector
 from models.churn import ChurnModel
-from models.evaluation import ClassifierQuality
+from models.evaluation import ClassifierQuality, RegressorQuality
 from models.events import Click, Event, Order
-from models.features import churn_features, click_burst_features, order_anomaly_features
+from models.features import churn_features, click_burst_features, describe, order_anomaly_features
 from models.labels import PendingLabels, Resolution
 from models.state import CustomerState
+from models.value import CustomerValue
 
 LEARN_SESSION_CLICKS = 20
 
@@ -31,12 +33,16 @@ class ModelSuite:
     click_anomaly: AnomalyDetector = field(init=False)
     labels: PendingLabels = field(init=False)
     churn_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
+    orders_quality: RegressorQuality = field(default_factory=RegressorQuality)
+    clv_quality: RegressorQuality = field(default_factory=RegressorQuality)
+    value: CustomerValue = field(init=False)
     typical_amount: stats.Quantile = field(default_factory=lambda: stats.Quantile(0.5))
 
     def __post_init__(self) -> None:
         self.order_anomaly = AnomalyDetector(warm_up=300, seed=self.seed)
         self.click_anomaly = AnomalyDetector(window_size=1000, warm_up=2000, seed=self.seed + 1)
         self.labels = PendingLabels(horizon_days=self.horizon_days)
+        self.value = CustomerValue(horizon_days=self.horizon_days)
 
     # -- before the event changes the state --------------------------------------
 
@@ -46,6 +52,7 @@ class ModelSuite:
             return {}
         for resolution in self.labels.on_order(event.customer_id, event.ts, event.amount):
             self._learn(resolution)
+        self.value.on_order(event.customer_id, event.ts, event.amount)
         typical = self.typical_amount.get() or event.amount
         features = order_anomaly_features(state, event, typical)
         score = self.order_anomaly.score_one(features)
@@ -66,27 +73,82 @@ class ModelSuite:
             # them that bursts are normal: learn only from the human-sized head of a session.
             if state.session_clicks <= LEARN_SESSION_CLICKS:
                 self.click_anomaly.learn_one(features)
-        x = churn_features(state, event.ts)
-        risk = self.churn.score(x)
-        scores["churn_risk"] = risk
-        scores["churn_reasons"] = self.churn.reasons(x) if risk is not None else []
+        value = self.value.scores(event.customer_id, event.ts)
+        x = self.features(state, event.ts, value)
+        scores.update(self._churn(x, value))
+        scores.update(_value_scores(value, x))
         if state.orders and self.labels.due(event.customer_id, event.ts):
-            self.labels.take(event.customer_id, event.ts, x, {"churn_risk": self.churn.predict_proba_one(x)})
+            predictions = {"churn_risk": self.churn.predict_proba_one(x)}
+            if value:
+                predictions.update(expected_orders_h=value["expected_orders_h"], clv_h=value["clv_h"])
+            self.labels.take(event.customer_id, event.ts, x, predictions)
         return scores
 
+    def features(self, state: CustomerState, ts: int, value: dict[str, float]) -> dict[str, float]:
+        """Churn-model inputs: behaviour from the state, plus BG/NBD's view once fitted."""
+        x = churn_features(state, ts)
+        if value:
+            # Log-odds and log scales: raw P(alive) piles up at 1 and expected orders is
+            # heavy-tailed, which a linear model on standardised inputs handles badly.
+            alive = min(max(value["p_alive"], 1e-4), 1 - 1e-4)
+            x["p_alive_logit"] = math.log(alive / (1 - alive))
+            x["log_expected_orders_h"] = math.log1p(value["expected_orders_h"])
+        return x
+
+    def churn_scores(self, state: CustomerState, ts: int) -> dict[str, Any]:
+        """Churn risk and reasons without learning anything (for redelivered events)."""
+        value = self.value.scores(state.customer_id, ts)
+        return self._churn(self.features(state, ts, value), value)
+
+    def _churn(self, x: dict[str, float], value: dict[str, float]) -> dict[str, Any]:
+        """The classifier once warm; before that BG/NBD's closed-form P(no order in H)."""
+        risk = self.churn.score(x)
+        if risk is not None:
+            return {"churn_risk": risk, "churn_reasons": self.churn.reasons(x)}
+        if value:
+            reasons = [describe("days_since_last_order", x), describe("p_alive", value)]
+            return {"churn_risk": value["p_no_order_h"], "churn_reasons": reasons}
+        return {"churn_risk": None, "churn_reasons": []}
+
     def advance(self, watermark: int) -> None:
-        """Resolve every label whose horizon the event-time watermark has passed."""
+        """Resolve every label whose horizon the event-time watermark has passed; refit value models."""
         for resolution in self.labels.advance(watermark):
             self._learn(resolution)
+        self.value.maybe_refit(watermark)
 
     def _learn(self, resolution: Resolution) -> None:
-        if resolution.kind != "churn":
-            return
         snapshot = resolution.snapshot
+        if resolution.kind == "horizon":
+            truth = resolution.label
+            assert isinstance(truth, dict)
+            if "expected_orders_h" in snapshot.predictions:
+                self.orders_quality.update(truth["orders"], snapshot.predictions["expected_orders_h"])
+                self.clv_quality.update(truth["spend"], snapshot.predictions["clv_h"])
+            return
         label = float(resolution.label)  # type: ignore[arg-type]
         self.churn_quality.update(label == 1.0, snapshot.predictions["churn_risk"])
         self.churn.learn_one(snapshot.features, label)
 
     def quality(self) -> dict[str, dict[str, float]]:
         """Live quality per model, for metrics and reports."""
-        return {"churn_risk": self.churn_quality.report()}
+        return {
+            "churn_risk": self.churn_quality.report(),
+            "expected_orders_h": self.orders_quality.report(),
+            "clv_h": self.clv_quality.report(),
+        }
+
+
+def _value_scores(value: dict[str, float], x: dict[str, float]) -> dict[str, Any]:
+    """BG/NBD and CLV scores with the three factors behind the CLV."""
+    if not value:
+        return {"p_alive": None, "expected_orders_h": None, "clv_h": None, "clv_reasons": []}
+    return {
+        "p_alive": value["p_alive"],
+        "expected_orders_h": value["expected_orders_h"],
+        "clv_h": value["clv_h"],
+        "clv_reasons": [
+            describe("expected_orders_h", value),
+            describe("log_avg_order_value", x),
+            describe("p_alive", value),
+        ],
+    }
