@@ -78,7 +78,10 @@ def fit(
 
     start = np.log(init.as_array()) if init is not None else START
     start = np.clip(start, [lo for lo, _ in LOG_BOUNDS], [hi for _, hi in LOG_BOUNDS])
-    result = minimize(objective, start, method="L-BFGS-B", bounds=LOG_BOUNDS, options={"maxiter": max_iterations})
+    # Tight tolerances: the likelihood is flat along (r, alpha) and (a, b), and the defaults
+    # stop a warm start visibly short of the optimum.
+    options = {"maxiter": max_iterations, "ftol": 1e-13, "gtol": 1e-9}
+    result = minimize(objective, start, method="L-BFGS-B", bounds=LOG_BOUNDS, options=options)
     params = BGNBDParams(*np.exp(result.x))
     notes = _bound_notes(result.x)
     if penalizer:

@@ -22,7 +22,8 @@ class ChurnModel:
     l2
         Ridge penalty; keeps weights of rare features small.
     warm_up
-        Labels to learn before the score is published (``None`` until then).
+        Labels to learn before the score is published (``None`` until then); a quarter of
+        them must be of each class, since a model that has seen one class cannot rank.
 
     >>> model = ChurnModel(warm_up=2)  # one feature here; the engine passes churn_features()
     >>> for gap, label in [(5.0, 0), (80.0, 1), (3.0, 0), (95.0, 1)] * 50:
@@ -40,15 +41,18 @@ class ChurnModel:
         self.scaler = preprocessing.StandardScaler()
         self.classifier = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
         self.labels_seen = 0
+        self.positives = 0
 
     @property
     def warm(self) -> bool:
-        return self.labels_seen >= self.warm_up
+        fewer = min(self.positives, self.labels_seen - self.positives)
+        return self.labels_seen >= self.warm_up and fewer >= self.warm_up // 4
 
     def learn_one(self, x: dict[str, float], y: float) -> None:
         self.scaler.learn_one(x)
         self.classifier.learn_one(self.scaler.transform_one(x), bool(y))
         self.labels_seen += 1
+        self.positives += bool(y)
 
     def predict_proba_one(self, x: dict[str, float]) -> float:
         return float(self.classifier.predict_proba_one(self.scaler.transform_one(x)).get(True, 0.5))

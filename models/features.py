@@ -81,7 +81,7 @@ _REASONS: dict[str, Callable[[dict[str, float]], str]] = {
     "p_alive": lambda f: f"p_alive={f['p_alive']:.2f}",
     "p_alive_logit": lambda f: f"p_alive={1 / (1 + math.exp(-f['p_alive_logit'])):.2f}",
     "log_expected_orders_h": lambda f: f"expected_orders={math.expm1(f['log_expected_orders_h']):.1f}",
-    "expected_orders_h": lambda f: f"expected_orders={f['expected_orders_h']:.1f}",
+    "expected_orders_h": lambda f: f"expected_orders={f['expected_orders_h']:.2f} in the horizon",
 }
 
 

@@ -98,14 +98,24 @@ class CustomerValue:
             t_x, T = np.floor(t_x), np.floor(T)
         return x, t_x, np.maximum(T, t_x), mean_value
 
+    def describe(self) -> dict[str, dict[str, float]]:
+        """Current parameters of both models (empty before the first fit)."""
+        out = {}
+        if self.params is not None:
+            out["bgnbd"] = {name: float(getattr(self.params, name)) for name in ("r", "alpha", "a", "b")}
+        if self.spend_params is not None:
+            out["gamma_gamma"] = {name: float(getattr(self.spend_params, name)) for name in ("p", "q", "v")}
+        return out
+
     def scores(self, customer_id: str, now_ts: int) -> dict[str, float]:
         """p_alive, expected orders and P(no order) over the horizon, CLV; empty before the first fit."""
         entry = self.book.get(customer_id)
         if entry is None or self.params is None:
             return {}
+        # The same daily grid the models were fit on.
         x = entry.days - 1
-        t_x = (entry.last_ts - entry.first_ts) / MS_PER_DAY
-        T = max((now_ts - entry.first_ts) / MS_PER_DAY, t_x)
+        t_x = (entry.last_ts - entry.first_ts) // MS_PER_DAY
+        T = max((now_ts - entry.first_ts) // MS_PER_DAY, t_x)
         h = float(self.horizon_days)
         expected = float(bgnbd.expected_purchases(self.params, h, x, t_x, T))
         out = {

@@ -29,6 +29,7 @@ from models.state import Source
 from models.timeutil import now_ms
 from stream.pipeline import TOPIC_RANK
 from stream.settings import Settings
+from stream.snapshot import write_snapshot
 from stream.topics import INPUT_TYPES
 
 TOPIC_FOR_TYPE = {kind: name for name, kind in INPUT_TYPES.items()}
@@ -48,6 +49,9 @@ class BacktestResult:
     customers: int = 0
     seconds: float = 0.0
     quality: dict[str, dict[str, float]] = field(default_factory=dict)
+    snapshot_rows: int | None = None
+    value_models: dict[str, dict[str, float]] = field(default_factory=dict)
+    snapshot_models: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def valid(self) -> int:
@@ -62,6 +66,13 @@ class BacktestResult:
             f"({dlq}), {self.duplicates} duplicates, {self.customers} customers; "
             f"{self.seconds:.2f} s, {rate:,.0f} events/s"
         ]
+        for model, params in sorted(self.value_models.items()):
+            lines.append(f"  {model}: " + ", ".join(f"{name}={value:.4g}" for name, value in params.items()))
+        if self.snapshot_rows is not None:
+            lines.append(f"  snapshot: {self.snapshot_rows} customers")
+            for model, params in sorted(self.snapshot_models.items()):
+                shown = ", ".join(f"{name}={value:.4g}" for name, value in params.items())
+                lines.append(f"  {model} at the snapshot: {shown}")
         for model, figures in sorted(self.quality.items()):
             shown = ", ".join(f"{name} {value:.4g}" for name, value in sorted(figures.items())) or "no labels yet"
             lines.append(f"  {model}: {shown}")
@@ -80,8 +91,13 @@ def run_backtest(
     scores_out: Path | None = None,
     dlq_out: Path | None = None,
     state_out: Path | None = None,
+    snapshot: tuple[int, Path] | None = None,
 ) -> BacktestResult:
-    """Run ``log_path`` through a fresh engine; write the requested outputs."""
+    """Run ``log_path`` through a fresh engine; write the requested outputs.
+
+    With ``snapshot = (event time, CSV path)``, every customer's scores as of that time
+    are written when the merged stream first passes it (or at its end).
+    """
     result = BacktestResult()
     started = time.perf_counter()
     engine = Engine(settings.engine_config())
@@ -90,10 +106,16 @@ def run_backtest(
         dlq = stack.enter_context(open_log(dlq_out, "wb")) if dlq_out else None
         partitions = _partition_log(log_path, settings, result, dlq)
         for queued in _merged(partitions):
+            if snapshot is not None and queued.event.ts > snapshot[0]:
+                result.snapshot_rows, result.snapshot_models = write_snapshot(engine, *snapshot)
+                snapshot = None
             for output in engine.process(queued.event, queued.source):
                 if scores is not None and output.kind == "score":
                     _write_line(scores, output.value)
+        if snapshot is not None:
+            result.snapshot_rows, result.snapshot_models = write_snapshot(engine, *snapshot)
     result.quality = engine.suite.quality()
+    result.value_models = engine.suite.value.describe()
     result.events = engine.stats.events
     result.duplicates = engine.stats.duplicates
     result.customers = len(engine.states)

@@ -54,7 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--dlq-out", type=Path, help="dead letters for invalid lines (JSONL)")
     backtest.add_argument("--state-out", type=Path, help="final state per customer (JSONL)")
     backtest.add_argument("--horizon-days", type=int, help="churn / value horizon H (default PULSE_HORIZON_DAYS)")
+    backtest.add_argument("--snapshot-at", help="ISO-8601 time of a per-customer snapshot")
+    backtest.add_argument("--snapshot-out", type=Path, help="snapshot CSV: every score and state field per customer")
     backtest.set_defaults(handler=_backtest)
+
+    datasets = commands.add_parser("datasets", help="convert a real data set into an event log")
+    datasets.add_argument("name", help="cdnow")
+    datasets.add_argument("--out", type=Path, required=True, help="event log (.jsonl or .jsonl.gz)")
+    datasets.add_argument("--source", type=Path, help="the data file, if not found automatically")
+    datasets.set_defaults(handler=_datasets)
 
     demo = commands.add_parser("demo", help="embedded broker + worker + generated traffic, with a live summary")
     demo.add_argument("--customers", type=int, default=2000)
@@ -108,13 +116,34 @@ def _generate(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from models.errors import ConfigError
+    from models.timeutil import TimestampError, parse_ts
     from stream.backtest import run_backtest
 
     settings = Settings.from_env()
     if args.horizon_days:
         settings = replace(settings, horizon_days=args.horizon_days)
-    result = run_backtest(args.log, settings, args.scores_out, args.dlq_out, args.state_out)
+    snapshot = None
+    if args.snapshot_at or args.snapshot_out:
+        if not (args.snapshot_at and args.snapshot_out):
+            raise ConfigError("--snapshot-at and --snapshot-out go together")
+        try:
+            snapshot = (parse_ts(args.snapshot_at), args.snapshot_out)
+        except TimestampError as exc:
+            raise ConfigError(f"--snapshot-at: {exc}") from exc
+    result = run_backtest(args.log, settings, args.scores_out, args.dlq_out, args.state_out, snapshot)
     print(result.summary())
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from models.errors import ConfigError
+    from stream.datasets import converters
+
+    convert = converters().get(args.name)
+    if convert is None:
+        raise ConfigError(f"unknown data set {args.name!r}; known: {', '.join(sorted(converters()))}")
+    print(convert(args.out, args.source).summary(args.out))
     return 0
 
 
