@@ -80,7 +80,10 @@ _REASONS: dict[str, Callable[[dict[str, float]], str]] = {
     "return_share": lambda f: f"returned_or_cancelled={100 * f['return_share']:.0f}% of orders",
     "p_alive": lambda f: f"p_alive={f['p_alive']:.2f}",
     "p_alive_logit": lambda f: f"p_alive={1 / (1 + math.exp(-f['p_alive_logit'])):.2f}",
-    "log_expected_orders_h": lambda f: f"expected_orders={math.expm1(f['log_expected_orders_h']):.1f}",
+    "bgnbd_no_order_logit": lambda f: f"bgnbd_p_no_order={1 / (1 + math.exp(-f['bgnbd_no_order_logit'])):.2f}",
+    "bgnbd_poisson_no_order_logit": lambda f: (
+        f"expected_orders={-math.log(1 / (1 + math.exp(-f['bgnbd_poisson_no_order_logit']))):.2f}"
+    ),
     "expected_orders_h": lambda f: f"expected_orders={f['expected_orders_h']:.2f} in the horizon",
 }
 

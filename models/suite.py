@@ -88,11 +88,12 @@ class ModelSuite:
         """Churn-model inputs: behaviour from the state, plus BG/NBD's view once fitted."""
         x = churn_features(state, ts)
         if value:
-            # Log-odds and log scales: raw P(alive) piles up at 1 and expected orders is
-            # heavy-tailed, which a linear model on standardised inputs handles badly.
-            alive = min(max(value["p_alive"], 1e-4), 1 - 1e-4)
-            x["p_alive_logit"] = math.log(alive / (1 - alive))
-            x["log_expected_orders_h"] = math.log1p(value["expected_orders_h"])
+            # BG/NBD's own answers on the log-odds scale (stacking): the classifier starts
+            # from them and learns what behaviour adds. Raw probabilities pile up at 0 and
+            # 1, which a linear model on standardised inputs handles badly.
+            x["bgnbd_no_order_logit"] = _logit(value["p_no_order_h"])
+            x["bgnbd_poisson_no_order_logit"] = _logit(math.exp(-value["expected_orders_h"]))
+            x["p_alive_logit"] = _logit(value["p_alive"])
         return x
 
     def churn_scores(self, state: CustomerState, ts: int) -> dict[str, Any]:
@@ -158,3 +159,8 @@ def _value_scores(value: dict[str, float], x: dict[str, float]) -> dict[str, Any
             describe("p_alive", value),
         ],
     }
+
+
+def _logit(probability: float) -> float:
+    clipped = min(max(probability, 1e-4), 1 - 1e-4)
+    return math.log(clipped / (1 - clipped))
