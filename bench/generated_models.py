@@ -81,13 +81,14 @@ def main() -> int:
             rows = [row for row in csv.DictReader(handle) if row["orders"] != "0"]
         anomaly = {"order": ([], []), "click": ([], [])}
         injected = set(truth["anomalous_orders"]) | set(truth["burst_event_ids"])
-        for line in gzip.open(scores_path):
-            record = orjson.loads(line)
-            score = record["scores"].get("anomaly")
-            if score is not None and record["event_type"] in anomaly:
-                labels, scores = anomaly[record["event_type"]]
-                labels.append(record["event_id"] in injected)
-                scores.append(score)
+        with gzip.open(scores_path) as lines:
+            for line in lines:
+                record = orjson.loads(line)
+                score = record["scores"].get("anomaly")
+                if score is not None and record["event_type"] in anomaly:
+                    labels, scores = anomaly[record["event_type"]]
+                    labels.append(record["event_id"] in injected)
+                    scores.append(score)
 
     ordered_after = defaultdict(int)
     for event in events:
