@@ -62,9 +62,15 @@ class Summary:
         )
         if self.latest:
             scores = self.latest["scores"]
-            shown = ", ".join(f"{k}={v}" for k, v in scores.items() if not isinstance(v, list | dict))
+            shown = ", ".join(
+                f"{k}={_short(v)}" for k, v in scores.items() if v is not None and not isinstance(v, list)
+            )
             text += f" | latest {self.latest['customer_id']} ({self.latest['event_type']}): {shown}"
         return text
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 class Demo:
