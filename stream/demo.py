@@ -23,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from models.generator import GeneratorConfig, generate
-from stream.broker import EmbeddedBroker, die_with_parent
+from stream.broker import EmbeddedBroker, die_with_parent, terminate
 from stream.producer import produce, topic_and_payload
 from stream.settings import Settings
 from stream.topics import ensure_topics
@@ -105,7 +105,7 @@ class Demo:
             pass
         finally:
             print("\nstopping: worker, broker ...", flush=True)
-            _stop(worker)
+            terminate(worker, timeout=20.0)
             broker.stop()
             shutil.rmtree(workdir, ignore_errors=True)
             print("stopped; nothing left running.")
@@ -160,14 +160,3 @@ class Demo:
                     next_line += SUMMARY_EVERY_S
         finally:
             await consumer.stop()
-
-
-def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
