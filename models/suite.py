@@ -22,6 +22,7 @@ from models.state import CustomerState
 from models.value import CustomerValue
 
 LEARN_SESSION_CLICKS = 20
+CHAMPION_EVERY = 500
 
 
 @dataclass
@@ -33,6 +34,9 @@ class ModelSuite:
     click_anomaly: AnomalyDetector = field(init=False)
     labels: PendingLabels = field(init=False)
     churn_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
+    bgnbd_churn_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
+    #: Which churn estimate is published: the one whose live ROC AUC is higher.
+    churn_champion: str = "bgnbd"
     orders_quality: RegressorQuality = field(default_factory=RegressorQuality)
     clv_quality: RegressorQuality = field(default_factory=RegressorQuality)
     value: CustomerValue = field(init=False)
@@ -80,7 +84,11 @@ class ModelSuite:
         if state.orders and self.labels.due(event.customer_id, event.ts):
             predictions = {"churn_risk": self.churn.predict_proba_one(x)}
             if value:
-                predictions.update(expected_orders_h=value["expected_orders_h"], clv_h=value["clv_h"])
+                predictions.update(
+                    expected_orders_h=value["expected_orders_h"],
+                    clv_h=value["clv_h"],
+                    bgnbd_churn=math.exp(-value["expected_orders_h"]),
+                )
             self.labels.take(event.customer_id, event.ts, x, predictions)
         return scores
 
@@ -102,7 +110,11 @@ class ModelSuite:
         return self._churn(self.features(state, ts, value), value)
 
     def _churn(self, x: dict[str, float], value: dict[str, float]) -> dict[str, Any]:
-        """The classifier once warm; before that BG/NBD's exp(-expected orders in H).
+        """The better of the classifier and BG/NBD's exp(-expected orders in H), by live quality.
+
+        Both are scored predict-then-learn on the same resolved labels; the classifier is
+        published once warm and ahead, so adding behaviour cannot leave the published
+        score worse than BG/NBD alone for long.
 
         The Poisson form ranks customers like BG/NBD's expected orders, which on CDNOW
         ranks "no order in H" better (ROC AUC 0.763) than the exact P(no order), whose
@@ -110,7 +122,7 @@ class ModelSuite:
         published as ``p_no_order_h``.
         """
         risk = self.churn.score(x)
-        if risk is not None:
+        if risk is not None and (self.churn_champion == "classifier" or not value):
             return {"churn_risk": risk, "churn_reasons": self.churn.reasons(x)}
         if value:
             reasons = [describe("days_since_last_order", x), describe("expected_orders_h", value)]
@@ -134,12 +146,25 @@ class ModelSuite:
             return
         label = float(resolution.label)  # type: ignore[arg-type]
         self.churn_quality.update(label == 1.0, snapshot.predictions["churn_risk"])
+        if "bgnbd_churn" in snapshot.predictions:
+            self.bgnbd_churn_quality.update(label == 1.0, snapshot.predictions["bgnbd_churn"])
         self.churn.learn_one(snapshot.features, label)
+        if self.churn_quality.count % CHAMPION_EVERY == 0:
+            self._choose_churn_champion()
+
+    def _choose_churn_champion(self) -> None:
+        classifier = self.churn_quality.report().get("roc_auc", 0.0)
+        bgnbd = self.bgnbd_churn_quality.report().get("roc_auc", 0.0)
+        self.churn_champion = "classifier" if classifier >= bgnbd else "bgnbd"
 
     def quality(self) -> dict[str, dict[str, float]]:
         """Live quality per model, for metrics and reports."""
         return {
-            "churn_risk": self.churn_quality.report(),
+            "churn_risk": {**self.churn_quality.report(), "published": float(self.churn_champion == "classifier")},
+            "churn_risk_bgnbd": {
+                **self.bgnbd_churn_quality.report(),
+                "published": float(self.churn_champion == "bgnbd"),
+            },
             "expected_orders_h": self.orders_quality.report(),
             "clv_h": self.clv_quality.report(),
         }
