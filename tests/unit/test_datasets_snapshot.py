@@ -22,7 +22,8 @@ def test_cdnow_merges_customer_days_and_counts_what_it_skips(tmp_path):
     source.write_text(CDNOW_SAMPLE)
     out = tmp_path / "cdnow.jsonl.gz"
     result = cdnow.convert(out, source)
-    events = [orjson.loads(line) for line in gzip.open(out)]
+    with gzip.open(out) as lines:
+        events = [orjson.loads(line) for line in lines]
     assert result.events["order"] == len(events) == 4
     assert dict(result.skipped) == {"unparseable_value": 1, "malformed_line": 1}
     day = [e for e in events if e["customer_id"] == "2" and e["ts"].startswith("1997-01-12")]
