@@ -115,18 +115,22 @@ def p_alive(params: BGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> 
 
 
 def expected_purchases(
-    params: BGNBDParams, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    params: BGNBDParams, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, alive: ArrayLike | None = None
 ) -> NDArray[np.float64]:
-    """Expected purchases in ``(T, T + t]`` given the customer's history."""
+    """Expected purchases in ``(T, T + t]`` given the history (``alive``: P(alive) if already known)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     hyper = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
     first = (a + b + x - 1) / (a - 1)
     second = 1 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyper
-    return np.maximum(first * second * p_alive(params, x, t_x, T), 0.0)
+    if alive is None:
+        alive = p_alive(params, x, t_x, T)
+    return np.maximum(first * second * np.asarray(alive), 0.0)
 
 
-def prob_no_purchase(params: BGNBDParams, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:
+def prob_no_purchase(
+    params: BGNBDParams, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, alive: ArrayLike | None = None
+) -> NDArray[np.float64]:
     """P(no purchase in ``(T, T + t]``): dead, or alive with no Poisson event.
 
     A customer alive at ``T`` who buys nothing cannot drop out meanwhile (dropout follows
@@ -135,6 +139,7 @@ def prob_no_purchase(params: BGNBDParams, t: float, x: ArrayLike, t_x: ArrayLike
     """
     r, alpha = params.r, params.alpha
     x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-    alive = p_alive(params, x, t_x, T)
+    if alive is None:
+        alive = p_alive(params, x, t_x, T)
     none_if_alive = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-    return 1.0 - alive + alive * none_if_alive
+    return 1.0 - np.asarray(alive) + np.asarray(alive) * none_if_alive

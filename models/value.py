@@ -117,11 +117,12 @@ class CustomerValue:
         t_x = (entry.last_ts - entry.first_ts) // MS_PER_DAY
         T = max((now_ts - entry.first_ts) // MS_PER_DAY, t_x)
         h = float(self.horizon_days)
-        expected = float(bgnbd.expected_purchases(self.params, h, x, t_x, T))
+        alive = float(bgnbd.p_alive(self.params, x, t_x, T))
+        expected = float(bgnbd.expected_purchases(self.params, h, x, t_x, T, alive=alive))
         out = {
-            "p_alive": float(bgnbd.p_alive(self.params, x, t_x, T)),
+            "p_alive": alive,
             "expected_orders_h": expected,
-            "p_no_order_h": float(bgnbd.prob_no_purchase(self.params, h, x, t_x, T)),
+            "p_no_order_h": float(bgnbd.prob_no_purchase(self.params, h, x, t_x, T, alive=alive)),
         }
         mean_value = entry.spend / entry.orders
         if self.spend_params is not None and x >= 1:
