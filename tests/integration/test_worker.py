@@ -16,6 +16,7 @@ from models.generator import GeneratorConfig, generate
 from models.records import state_view
 from models.state import CustomerState
 from stream.backtest import run_backtest
+from stream.producer import topic_and_payload
 from tests.badevents import BAD_EVENTS
 from tests.harness import Cluster, read_to_end, read_topics
 from tests.totals import assert_states_match, expected_states
@@ -36,6 +37,14 @@ def _bad_records(cluster: Cluster) -> tuple[list[tuple[str, bytes, bytes]], Coun
     return records, reasons
 
 
+def _with_wrong_keys(cluster: Cluster, events: list[dict]) -> list[tuple[str, bytes, bytes]]:
+    records = []
+    for event in events:
+        topic, _key, value = topic_and_payload(event, cluster.settings)
+        records.append((topic, f"not-{event['customer_id']}".encode(), value))
+    return records
+
+
 def _last_by_customer(records: list[tuple[bytes, dict]]) -> dict[str, dict]:
     return {value["customer_id"]: value["state"] for _key, value in records}
 
@@ -53,10 +62,14 @@ def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -
     events, _truth = generate(GeneratorConfig(customers=300, days=90, seed=7))
     assert len(events) >= 5000
     bad, bad_reasons = _bad_records(cluster)
+    # Some producers key by session or order id: these must be re-keyed, not lost or split.
+    miskeyed, events = events[:60], events[60:]
     cluster.create_topics()
     cluster.produce_raw(bad[: len(bad) // 2])
+    cluster.produce_raw(_with_wrong_keys(cluster, miskeyed))
     cluster.produce_events(events)
     cluster.produce_raw(bad[len(bad) // 2 :])
+    events = miskeyed + events
     cluster.start_worker()
 
     scores_topic, dlq_topic = cluster.topic("customer-scores"), cluster.topic("events-dlq")
