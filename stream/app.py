@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import faust
@@ -9,13 +10,16 @@ from faust.types import TP
 
 from models.checkpoint import restore_or_fresh
 from models.engine import Engine
+from stream.metrics import PulseMetrics
 from stream.pipeline import OutputTopics, Pipeline
 from stream.settings import Settings
 from stream.tablestore import TableStore
 from stream.topics import input_topics, rekey_topic
 
+GAUGE_REFRESH_S = 5.0
 
-def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
+
+def build_app(settings: Settings, metrics: PulseMetrics) -> tuple[faust.App, Pipeline]:
     """Build the Faust app for ``settings`` and the pipeline its agent drives."""
     app = faust.App(
         settings.group_id,
@@ -55,7 +59,10 @@ def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     store = TableStore(table)
     suite, _restored = restore_or_fresh(settings.checkpoint_path, settings.horizon_days, settings.seed)
     engine = Engine(settings.engine_config(), states=store, suite=suite)
-    pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms)
+    pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms, metrics)
+    metrics.checkpoint_age.set_function(
+        lambda: time.monotonic() - (pipeline.stats.checkpoint_at or pipeline.stats.started_at)
+    )
 
     @app.agent(source, name="score")
     async def score(stream: faust.StreamT[Any]) -> None:
@@ -67,6 +74,10 @@ def build_app(settings: Settings) -> tuple[faust.App, Pipeline]:
     @app.timer(interval=0.25)
     async def release_idle() -> None:
         await pipeline.tick()
+
+    @app.timer(interval=GAUGE_REFRESH_S)
+    async def refresh_gauges() -> None:
+        pipeline.refresh_gauges()
 
     @app.timer(interval=settings.checkpoint_interval_s)
     async def checkpoint_models() -> None:

@@ -29,7 +29,7 @@ from stream.settings import Settings
 from stream.topics import ensure_topics
 
 SUMMARY_EVERY_S = 5.0
-INVALID_EVERY = 250  # one malformed event in this many, to show the dead-letter path
+BAD_TWIN_EVERY = 50  # every 50th order is sent again with a negative amount: the dead-letter path
 
 
 @dataclass
@@ -95,6 +95,7 @@ class Demo:
             await ensure_topics(settings)
             worker = self._start_worker(settings, workdir)
             print(f"customer-pulse demo: broker {broker.url}, worker pid {worker.pid}, logs in {workdir}")
+            print(f"metrics: http://localhost:{settings.metrics_port}/metrics")
             print(
                 f"sending {self.config.customers} generated customers over {self.config.days} days at "
                 f"{self.rate:,.0f} events/s; Ctrl-C to stop",
@@ -114,6 +115,7 @@ class Demo:
     def _start_worker(self, settings: Settings, workdir: Path) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
+            "PULSE_METRICS_PORT": str(settings.metrics_port),
             "PULSE_BROKER": settings.broker,
             "PULSE_DATA_DIR": str(settings.data_dir),
             "PULSE_PARTITIONS": str(settings.partitions),
@@ -132,11 +134,15 @@ class Demo:
         events, _truth = generate(self.config)
 
         def records() -> Any:
-            for index, event in enumerate(events):
-                if index % INVALID_EVERY == INVALID_EVERY - 1:
-                    yield settings.topic("orders"), None, orjson.dumps({**event, "amount": -1, "type": "order"})
+            orders = 0
+            for event in events:
                 self.sent += 1
                 yield topic_and_payload(event, settings)
+                if event["type"] == "order":
+                    orders += 1
+                    if orders % BAD_TWIN_EVERY == 0:  # a careless producer's negative amount
+                        bad = {**event, "event_id": f"{event['event_id']}-bad", "amount": -event["amount"]}
+                        yield topic_and_payload(bad, settings)
 
         await produce(settings, records(), rate=self.rate)
         print(f"all {len(events):,} generated events sent; the worker keeps running until Ctrl-C", flush=True)

@@ -31,6 +31,7 @@ from models.records import dead_letter
 from models.state import Source
 from models.timeutil import now_ms
 from stream.merge import EventTimeMerge, TopicPartition
+from stream.metrics import PulseMetrics
 from stream.tablestore import TableStore, event_context
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class PipelineStats:
     scores: int = 0
     batches: int = 0
     checkpoint_at: float | None = None
+    started_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -69,8 +71,10 @@ class Pipeline:
         outputs: OutputTopics,
         input_types: dict[str, str | None],
         max_idle_ms: int,
+        metrics: PulseMetrics,
     ) -> None:
         self.app = app
+        self.metrics = metrics
         self.engine = engine
         self.store = store
         self.outputs = outputs
@@ -89,6 +93,11 @@ class Pipeline:
             _info, data = checkpoint_bytes(self.engine.suite, events, now_ms())
         await asyncio.get_running_loop().run_in_executor(None, write_atomically, path, data)
         self.stats.checkpoint_at = time.monotonic()
+
+    def refresh_gauges(self) -> None:
+        """Model quality and customer count, on a timer: both cost more than a per-event update."""
+        self.metrics.set_quality(self.engine.suite.quality())
+        self.metrics.customers.set(len(self.store))
 
     # -- partition lifecycle ------------------------------------------------------
 
@@ -125,10 +134,13 @@ class Pipeline:
         try:
             event = decode_event(raw, self.input_types.get(message.topic))
         except InvalidEvent as exc:
+            self.metrics.events.labels(topic=message.topic, outcome="dead_letter").inc()
+            self.metrics.dead_letters.labels(reason=exc.reason).inc()
             self.merge.seen(tp, message.offset)
             await self._dead_letter(exc, raw, message.topic, message.partition, message.offset, message.key)
             return
         if message.key != event.customer_id.encode():
+            self.metrics.events.labels(topic=message.topic, outcome="rekeyed").inc()
             self.merge.seen(tp, message.offset)
             await self._rekey(event)
             return
@@ -151,14 +163,20 @@ class Pipeline:
         released = self.merge.release(self._highwater, time.monotonic())
         if not released:
             return
+        started = time.perf_counter()
         for faust_event, event in released:
             message = faust_event.message
+            duplicates = self.engine.stats.duplicates
             with event_context(faust_event):
                 outputs = self.engine.process(event, Source(message.topic, message.partition, message.offset))
+            outcome = "duplicate" if self.engine.stats.duplicates > duplicates else "scored"
+            self.metrics.events.labels(topic=message.topic, outcome=outcome).inc()
+            self.metrics.event_lag.observe(max(0.0, (now_ms() - event.ts) / 1000))
             await self._send(outputs)
         self.store.flush()
         for faust_event, _ in released:
             faust_event.ack()
+        self.metrics.processing.observe(time.perf_counter() - started)
 
     async def _send(self, outputs: list[Output]) -> None:
         for output in outputs:

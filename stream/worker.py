@@ -6,8 +6,11 @@ import asyncio
 import logging
 
 import faust
+from prometheus_client import CollectorRegistry, start_http_server
 
+from models.errors import ConfigError
 from stream.app import build_app
+from stream.metrics import PulseMetrics
 from stream.settings import Settings
 from stream.topics import ensure_topics
 
@@ -20,6 +23,12 @@ def run_worker(settings: Settings) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
-    app, _pipeline = build_app(settings)
+    registry = CollectorRegistry()
+    app, _pipeline = build_app(settings, PulseMetrics.create(registry))
+    try:
+        start_http_server(settings.metrics_port, registry=registry)
+    except OSError as exc:
+        raise ConfigError(f"PULSE_METRICS_PORT={settings.metrics_port}: cannot serve metrics ({exc.strerror})") from exc
+    log.info("metrics on http://localhost:%d/metrics", settings.metrics_port)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, loop=loop)
     worker.execute_from_commandline()

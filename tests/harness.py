@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from stream.broker import EmbeddedBroker
+from stream.broker import EmbeddedBroker, free_port
 from stream.producer import produce, topic_and_payload
 from stream.settings import Settings
 from stream.topics import ensure_topics
@@ -29,6 +29,7 @@ class Cluster:
     workdir: Path
     partitions: int = 4
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    metrics_port: int = field(default_factory=free_port)
 
     @property
     def env(self) -> dict[str, str]:
@@ -37,6 +38,7 @@ class Cluster:
             "PULSE_TOPIC_PREFIX": self.prefix,
             "PULSE_PARTITIONS": str(self.partitions),
             "PULSE_LOG_LEVEL": "info",
+            "PULSE_METRICS_PORT": str(self.metrics_port),
         }
 
     @property
@@ -154,3 +156,18 @@ async def _read_to_end(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
                 return out
     finally:
         await consumer.stop()
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample on a worker's /metrics, keyed by (name, sorted labels)."""
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

@@ -18,7 +18,7 @@ from models.state import CustomerState
 from stream.backtest import run_backtest
 from stream.producer import topic_and_payload
 from tests.badevents import BAD_EVENTS
-from tests.harness import Cluster, read_to_end, read_topics
+from tests.harness import Cluster, read_to_end, read_topics, scrape
 from tests.totals import assert_states_match, expected_states
 
 pytestmark = pytest.mark.integration
@@ -106,6 +106,26 @@ def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -
     assert result.valid == len(events) and not result.dead_letters
     backtest_states = {row.pop("customer_id"): row for row in map(orjson.loads, state_out.read_bytes().splitlines())}
     assert backtest_states == _last_by_customer(out[scores_topic])
+
+    metrics = scrape(cluster.metrics_port)
+
+    def total(name: str, **labels: str) -> float:
+        return sum(
+            value
+            for (metric, tags), value in metrics.items()
+            if metric == name and labels.items() <= dict(tags).items()
+        )
+
+    assert total("pulse_events_total", outcome="scored") == len(events)
+    assert total("pulse_events_total", outcome="rekeyed") == len(miskeyed)
+    assert total("pulse_events_total", outcome="dead_letter") == len(bad)
+    by_reason = {
+        dict(tags)["reason"]: value for (metric, tags), value in metrics.items() if metric == "pulse_dlq_total"
+    }
+    assert by_reason == bad_reasons
+    assert total("pulse_event_lag_seconds_count") == len(events)
+    assert total("pulse_processing_seconds_count") > 0
+    assert not any("customer" in key for (_n, labels) in metrics for key, _v in labels)
 
     cluster.stop_all()  # SIGTERM: the worker checkpoints its models on the way out
     _suite, info = read_checkpoint(cluster.workdir / "data-w1" / "models" / "suite.ckpt", 90, 42)

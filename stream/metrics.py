@@ -1,0 +1,60 @@
+"""Prometheus metrics of a worker, built on a registry passed in (never at import time).
+
+Names follow Prometheus conventions (``_total``, ``_seconds``); labels never carry
+customer ids, so cardinality stays bounded by topics, reasons, models and metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+#: Event time to emit: seconds for live traffic, up to days for replays of old logs.
+LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400, 604800)
+
+
+@dataclass(frozen=True)
+class PulseMetrics:
+    events: Counter
+    dead_letters: Counter
+    event_lag: Histogram
+    processing: Histogram
+    customers: Gauge
+    model_quality: Gauge
+    alerts: Counter
+    checkpoint_age: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry, prefix: str = "pulse") -> PulseMetrics:
+        return cls(
+            events=Counter(
+                f"{prefix}_events",
+                "Input events by topic and outcome (scored, duplicate, dead_letter, rekeyed).",
+                ["topic", "outcome"],
+                registry=registry,
+            ),
+            dead_letters=Counter(f"{prefix}_dlq", "Dead letters by reason.", ["reason"], registry=registry),
+            event_lag=Histogram(
+                f"{prefix}_event_lag_seconds", "Event time to score emission.", buckets=LAG_BUCKETS, registry=registry
+            ),
+            processing=Histogram(
+                f"{prefix}_processing_seconds", "Processing time of one micro-batch.", registry=registry
+            ),
+            customers=Gauge(f"{prefix}_customers", "Customers in this worker's state table.", registry=registry),
+            model_quality=Gauge(
+                f"{prefix}_model_quality",
+                "Progressive (predict-then-learn) quality.",
+                ["model", "metric"],
+                registry=registry,
+            ),
+            alerts=Counter(f"{prefix}_alerts", "Alerts emitted by rule.", ["rule"], registry=registry),
+            checkpoint_age=Gauge(
+                f"{prefix}_checkpoint_age_seconds", "Seconds since the last model checkpoint.", registry=registry
+            ),
+        )
+
+    def set_quality(self, quality: dict[str, dict[str, float]]) -> None:
+        for model, figures in quality.items():
+            for metric, value in figures.items():
+                self.model_quality.labels(model=model, metric=metric).set(value)
