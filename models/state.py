@@ -22,6 +22,14 @@ RECENT_ORDERS = 8
 #: Time constant of the decayed activity rates: about a month of memory.
 ACTIVITY_TAU_MS = 14 * MS_PER_DAY
 RATING_ALPHA = 0.3
+#: Money is kept to 4 decimals (enough for 3-decimal currencies) so totals are exact
+#: whatever order a customer's orders and refunds are folded in.
+MONEY_DECIMALS = 4
+
+
+def _money(value: float) -> float:
+    """``value`` rounded to the money grid, making sums independent of addition order."""
+    return round(value, MONEY_DECIMALS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +137,10 @@ class CustomerState:
         if order.status != "placed":
             # A cancellation or refund takes the money back but the visit happened.
             self.returns += 1
-            self.spend -= order.amount
+            self.spend = _money(self.spend - order.amount)
             return
         self.orders += 1
-        self.spend += order.amount
+        self.spend = _money(self.spend + order.amount)
         self.recent_order_ts.append(order.ts)
         if len(self.recent_order_ts) > RECENT_ORDERS:
             del self.recent_order_ts[0]

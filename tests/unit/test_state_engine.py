@@ -47,6 +47,18 @@ def test_state_totals_gaps_and_returns():
     assert state.days_since_last_order(33 * DAY) == pytest.approx(3.0)
 
 
+def test_spend_is_exact_whatever_order_orders_and_refunds_arrive():
+    events = [order(str(i), i, amount) for i, amount in enumerate([0.1, 0.2, 0.3, 19.99, 305.71, 0.07, 12.345])]
+    events.append(order("r", 99, 0.3, status="refunded"))
+    totals = set()
+    for permutation in (events, events[::-1], sorted(events, key=lambda e: str(e.amount))):
+        state = CustomerState("c1")
+        for event in permutation:
+            state.apply(event)
+        totals.add(state.spend)
+    assert totals == {338.415}
+
+
 def test_state_round_trips_through_its_list_encoding():
     state = CustomerState("c1")
     state.apply(order("a", 0))
