@@ -1,15 +1,20 @@
 """Delayed labels: scoring snapshots that learn their truth later, in event time.
 
 A snapshot records what a customer looked like and what was predicted at time ``t``.
-Its labels arrive later:
+Its labels become known later:
 
 - churn (``no order within H days``): 0 at the customer's next order inside
   ``(t, t + H]``; 1 once the event-time watermark passes ``t + H`` with none;
 - orders and spend in ``(t, t + H]``: counted as orders arrive, final at ``t + H``.
 
-Snapshots are taken at most once per ``min_gap_ms`` per customer, at most
-``per_customer`` are kept per customer and ``max_pending`` in all (oldest evicted
-first, counted), so memory is bounded whatever the traffic.
+Every snapshot is handed back once, when the watermark passes its deadline, with all
+its labels. Learning then rather than at the next order keeps the stream of labels a
+model learns from stationary: released early, the "ordered again" answers would reach
+the learner weeks before the "did not" answers for the same moment, and an online
+learner would chase that drift instead of the signal.
+
+At most ``per_customer`` snapshots are kept per customer and ``max_pending`` in all
+(oldest evicted first, counted), so memory is bounded whatever the traffic.
 """
 
 from __future__ import annotations
@@ -31,16 +36,11 @@ class Snapshot:
     predictions: dict[str, float]
     orders_after: int = 0
     spend_after: float = 0.0
-    churn_resolved: bool = False
 
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """A label that became known: ``kind`` is ``"churn"`` or ``"horizon"``."""
-
-    kind: str
-    snapshot: Snapshot
-    label: float | dict[str, float]
+    @property
+    def churned(self) -> bool:
+        """No order in ``(ts, deadline]``: the churn label."""
+        return self.orders_after == 0
 
 
 @dataclass
@@ -54,9 +54,8 @@ class LabelStats:
 @dataclass
 class PendingLabels:
     horizon_days: int = 90
-    min_gap_ms: int = 7 * MS_PER_DAY
     per_customer: int = 16
-    max_pending: int = 1_000_000
+    max_pending: int = 300_000
     by_customer: dict[str, deque[Snapshot]] = field(default_factory=dict)
     _deadlines: list[tuple[int, int, Snapshot]] = field(default_factory=list)
     _counter: int = 0
@@ -66,11 +65,6 @@ class PendingLabels:
     @property
     def horizon_ms(self) -> int:
         return self.horizon_days * MS_PER_DAY
-
-    def due(self, customer_id: str, ts: int) -> bool:
-        """Whether a new snapshot of this customer at ``ts`` should be taken."""
-        pending = self.by_customer.get(customer_id)
-        return not pending or ts - pending[-1].ts >= self.min_gap_ms
 
     def take(self, customer_id: str, ts: int, features: dict[str, float], predictions: dict[str, float]) -> None:
         snapshot = Snapshot(customer_id, ts, ts + self.horizon_ms, dict(features), dict(predictions))
@@ -85,19 +79,17 @@ class PendingLabels:
         while self.size > self.max_pending:
             self._evict_oldest()
 
-    def on_order(self, customer_id: str, ts: int, amount: float) -> Iterator[Resolution]:
-        """A placed order: counts towards every open window; resolves churn as 0."""
+    def on_order(self, customer_id: str, ts: int, amount: float) -> None:
+        """A placed order: counts towards every open window; the first one settles churn as 0."""
         for snapshot in self.by_customer.get(customer_id, ()):
             if snapshot.ts < ts <= snapshot.deadline:
+                if snapshot.churned:
+                    self.stats.resolved_by_order += 1
                 snapshot.orders_after += 1
                 snapshot.spend_after += amount
-                if not snapshot.churn_resolved:
-                    snapshot.churn_resolved = True
-                    self.stats.resolved_by_order += 1
-                    yield Resolution("churn", snapshot, 0.0)
 
-    def advance(self, watermark: int) -> Iterator[Resolution]:
-        """Close every window whose deadline the watermark has passed."""
+    def advance(self, watermark: int) -> Iterator[Snapshot]:
+        """Close every window whose deadline the watermark has passed, in deadline order."""
         while self._deadlines and self._deadlines[0][0] <= watermark:
             _deadline, _n, snapshot = heapq.heappop(self._deadlines)
             pending = self.by_customer.get(snapshot.customer_id)
@@ -107,11 +99,9 @@ class PendingLabels:
             if not pending:
                 del self.by_customer[snapshot.customer_id]
             self.size -= 1
-            if not snapshot.churn_resolved:
-                snapshot.churn_resolved = True
+            if snapshot.churned:
                 self.stats.resolved_by_watermark += 1
-                yield Resolution("churn", snapshot, 1.0)
-            yield Resolution("horizon", snapshot, {"orders": snapshot.orders_after, "spend": snapshot.spend_after})
+            yield snapshot
 
     def forget(self, customer_id: str) -> None:
         """Drop a customer's snapshots (erasure, or its partition moved away)."""

@@ -233,6 +233,11 @@ class CustomerState:
             setattr(state, name, value)
         return state
 
+    def copy(self) -> CustomerState:
+        """An independent copy: later events applied to ``self`` leave it unchanged."""
+        data = [list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v for v in self.to_list()]
+        return CustomerState.from_list(data)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CustomerState) and self.to_list() == other.to_list()
 

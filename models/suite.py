@@ -13,11 +13,12 @@ from typing import Any
 from river import stats
 
 from models.anomaly import AnomalyDetector
+from models.census import Census
 from models.churn import ChurnModel
 from models.evaluation import ClassifierQuality, RegressorQuality
 from models.events import Click, Event, Order
 from models.features import churn_features, click_burst_features, describe, order_anomaly_features
-from models.labels import PendingLabels, Resolution
+from models.labels import PendingLabels, Snapshot
 from models.state import CustomerState
 from models.value import CustomerValue
 
@@ -33,8 +34,13 @@ class ModelSuite:
     order_anomaly: AnomalyDetector = field(init=False)
     click_anomaly: AnomalyDetector = field(init=False)
     labels: PendingLabels = field(init=False)
+    census: Census = field(default_factory=Census)
     churn_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
     bgnbd_churn_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
+    #: The classifier as it is now, scored on each closed snapshot just before learning it.
+    #: ``churn_quality`` judges predictions made H days ago; this judges the model that
+    #: would be published today, which is what choosing the champion needs.
+    current_churn_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
     #: Which churn estimate is published: the one whose live ROC AUC is higher.
     churn_champion: str = "bgnbd"
     orders_quality: RegressorQuality = field(default_factory=RegressorQuality)
@@ -51,11 +57,16 @@ class ModelSuite:
     # -- before the event changes the state --------------------------------------
 
     def before_apply(self, state: CustomerState, event: Event) -> dict[str, Any]:
-        """Scores that judge the event against the customer's past (order anomalies)."""
+        """Scores that judge the event against the customer's past (order anomalies).
+
+        Census times the event passes are taken first, so no member is seen with an
+        event from after the census moment.
+        """
+        for census_ts in self.census.due(event.ts):
+            self._take_census(census_ts)
         if not isinstance(event, Order) or event.status != "placed":
             return {}
-        for resolution in self.labels.on_order(event.customer_id, event.ts, event.amount):
-            self._learn(resolution)
+        self.labels.on_order(event.customer_id, event.ts, event.amount)
         self.value.on_order(event.customer_id, event.ts, event.amount)
         typical = self.typical_amount.get() or event.amount
         features = order_anomaly_features(state, event, typical)
@@ -67,7 +78,7 @@ class ModelSuite:
     # -- after ----------------------------------------------------------------------
 
     def after_apply(self, state: CustomerState, event: Event) -> dict[str, Any]:
-        """Scores of the customer as they now stand, and a label snapshot when due."""
+        """Scores of the customer as they now stand."""
         scores: dict[str, Any] = {}
         if isinstance(event, Click):
             features = click_burst_features(state, event)
@@ -81,16 +92,26 @@ class ModelSuite:
         x = self.features(state, event.ts, value)
         scores.update(self._churn(x, value))
         scores.update(_value_scores(value, x))
-        if state.orders and self.labels.due(event.customer_id, event.ts):
-            predictions = {"churn_risk": self.churn.predict_proba_one(x)}
+        if state.orders:
+            self.census.record(state, event.ts)
+        return scores
+
+    def _take_census(self, ts: int) -> None:
+        """A label snapshot of every census member as they stand at ``ts``."""
+        for customer_id, state in self.census.members(ts):
+            value = self.value.scores(customer_id, ts)
+            x = self.features(state, ts, value)
+            predictions: dict[str, float] = {}
+            risk = self.churn.score(x)
+            if risk is not None:  # a cold model's guesses would drag its live quality down for months
+                predictions["churn_risk"] = risk
             if value:
                 predictions.update(
                     expected_orders_h=value["expected_orders_h"],
                     clv_h=value["clv_h"],
                     bgnbd_churn=math.exp(-value["expected_orders_h"]),
                 )
-            self.labels.take(event.customer_id, event.ts, x, predictions)
-        return scores
+            self.labels.take(customer_id, ts, x, predictions)
 
     def features(self, state: CustomerState, ts: int, value: dict[str, float]) -> dict[str, float]:
         """Churn-model inputs: behaviour from the state, plus BG/NBD's view once fitted."""
@@ -131,29 +152,28 @@ class ModelSuite:
 
     def advance(self, watermark: int) -> None:
         """Resolve every label whose horizon the event-time watermark has passed; refit value models."""
-        for resolution in self.labels.advance(watermark):
-            self._learn(resolution)
+        for snapshot in self.labels.advance(watermark):
+            self._learn(snapshot)
         self.value.maybe_refit(watermark)
 
-    def _learn(self, resolution: Resolution) -> None:
-        snapshot = resolution.snapshot
-        if resolution.kind == "horizon":
-            truth = resolution.label
-            assert isinstance(truth, dict)
-            if "expected_orders_h" in snapshot.predictions:
-                self.orders_quality.update(truth["orders"], snapshot.predictions["expected_orders_h"])
-                self.clv_quality.update(truth["spend"], snapshot.predictions["clv_h"])
-            return
-        label = float(resolution.label)  # type: ignore[arg-type]
-        self.churn_quality.update(label == 1.0, snapshot.predictions["churn_risk"])
-        if "bgnbd_churn" in snapshot.predictions:
-            self.bgnbd_churn_quality.update(label == 1.0, snapshot.predictions["bgnbd_churn"])
-        self.churn.learn_one(snapshot.features, label)
-        if self.churn_quality.count % CHAMPION_EVERY == 0:
-            self._choose_churn_champion()
+    def _learn(self, snapshot: Snapshot) -> None:
+        """Score each prediction of a closed snapshot against its truth, then learn from it."""
+        predictions, churned = snapshot.predictions, snapshot.churned
+        if "churn_risk" in predictions:
+            self.churn_quality.update(churned, predictions["churn_risk"])
+        current = self.churn.score(snapshot.features)
+        if current is not None:
+            self.current_churn_quality.update(churned, current)
+            if self.current_churn_quality.count % CHAMPION_EVERY == 0:
+                self._choose_churn_champion()
+        if "bgnbd_churn" in predictions:
+            self.bgnbd_churn_quality.update(churned, predictions["bgnbd_churn"])
+            self.orders_quality.update(snapshot.orders_after, predictions["expected_orders_h"])
+            self.clv_quality.update(snapshot.spend_after, predictions["clv_h"])
+        self.churn.learn_one(snapshot.features, float(churned))
 
     def _choose_churn_champion(self) -> None:
-        classifier = self.churn_quality.report().get("roc_auc", 0.0)
+        classifier = self.current_churn_quality.report().get("roc_auc", 0.0)
         bgnbd = self.bgnbd_churn_quality.report().get("roc_auc", 0.0)
         self.churn_champion = "classifier" if classifier >= bgnbd else "bgnbd"
 
@@ -161,6 +181,7 @@ class ModelSuite:
         """Live quality per model, for metrics and reports."""
         return {
             "churn_risk": {**self.churn_quality.report(), "published": float(self.churn_champion == "classifier")},
+            "churn_risk_current": self.current_churn_quality.report(),
             "churn_risk_bgnbd": {
                 **self.bgnbd_churn_quality.report(),
                 "published": float(self.churn_champion == "bgnbd"),

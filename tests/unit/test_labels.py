@@ -4,47 +4,57 @@ DAY = 86_400_000
 
 
 def labels(**kwargs) -> PendingLabels:
-    return PendingLabels(horizon_days=90, min_gap_ms=DAY, **kwargs)
+    return PendingLabels(horizon_days=90, **kwargs)
 
 
-def test_next_order_inside_the_horizon_resolves_churn_as_zero_and_counts_towards_the_window():
+def test_next_order_inside_the_horizon_settles_churn_as_zero_and_counts_towards_the_window():
     pending = labels()
     pending.take("c1", 0, {"x": 1.0}, {"churn_risk": 0.3})
-    resolved = list(pending.on_order("c1", 10 * DAY, 25.0))
-    assert [(r.kind, r.label) for r in resolved] == [("churn", 0.0)]
-    assert list(pending.on_order("c1", 20 * DAY, 5.0)) == []  # already resolved
-    closed = list(pending.advance(90 * DAY))
-    assert [(r.kind, r.label) for r in closed] == [("horizon", {"orders": 2, "spend": 30.0})]
+    pending.on_order("c1", 10 * DAY, 25.0)
+    pending.on_order("c1", 20 * DAY, 5.0)
+    assert pending.stats.resolved_by_order == 1
+    assert list(pending.advance(90 * DAY - 1)) == [], "handed back only at the deadline"
+    (closed,) = pending.advance(90 * DAY)
+    assert (closed.churned, closed.orders_after, closed.spend_after) == (False, 2, 30.0)
+    assert closed.features == {"x": 1.0} and closed.predictions == {"churn_risk": 0.3}
     assert pending.size == 0 and not pending.by_customer
 
 
-def test_watermark_past_the_deadline_resolves_churn_as_one():
+def test_watermark_past_the_deadline_settles_churn_as_one():
     pending = labels()
     pending.take("c1", 0, {}, {})
     assert list(pending.advance(90 * DAY - 1)) == []
-    closed = list(pending.advance(90 * DAY))
-    assert [(r.kind, r.label) for r in closed] == [("churn", 1.0), ("horizon", {"orders": 0, "spend": 0.0})]
-    assert pending.stats.resolved_by_watermark == 1
+    (closed,) = pending.advance(90 * DAY)
+    assert (closed.churned, closed.orders_after, closed.spend_after) == (True, 0, 0.0)
+    assert pending.stats.resolved_by_watermark == 1 and pending.stats.resolved_by_order == 0
 
 
-def test_orders_after_the_deadline_do_not_count():
+def test_orders_before_the_snapshot_or_after_the_deadline_do_not_count():
     pending = labels()
-    pending.take("c1", 0, {}, {})
-    assert list(pending.on_order("c1", 91 * DAY, 10.0)) == []
-    assert [r.label for r in pending.advance(100 * DAY)] == [1.0, {"orders": 0, "spend": 0.0}]
+    pending.take("c1", 10 * DAY, {}, {})
+    pending.on_order("c1", 10 * DAY, 10.0)
+    pending.on_order("c1", 101 * DAY, 10.0)
+    assert [s.churned for s in pending.advance(200 * DAY)] == [True]
 
 
-def test_snapshots_are_spaced_and_capped_per_customer():
+def test_snapshots_come_back_in_deadline_order_across_customers():
+    pending = labels()
+    for customer, ts in [("c2", 5 * DAY), ("c1", 0), ("c3", 5 * DAY), ("c1", 3 * DAY)]:
+        pending.take(customer, ts, {}, {})
+    assert [(s.customer_id, s.ts // DAY) for s in pending.advance(200 * DAY)] == [
+        ("c1", 0),
+        ("c1", 3),
+        ("c2", 5),
+        ("c3", 5),
+    ]
+
+
+def test_snapshots_are_capped_per_customer():
     pending = labels(per_customer=3)
-    taken = 0
-    for hour in range(24 * 10):
-        ts = hour * 3_600_000
-        if pending.due("c1", ts):
-            pending.take("c1", ts, {}, {})
-            taken += 1
-    assert taken == 10  # one a day
+    for day in range(10):
+        pending.take("c1", day * DAY, {}, {})
     assert pending.size == 3 and pending.stats.evicted == 7
-    assert [r.snapshot.ts for r in pending.advance(200 * DAY) if r.kind == "churn"] == [7 * DAY, 8 * DAY, 9 * DAY]
+    assert [s.ts for s in pending.advance(200 * DAY)] == [7 * DAY, 8 * DAY, 9 * DAY]
 
 
 def test_global_cap_evicts_the_oldest_and_heap_stays_small():

@@ -44,14 +44,14 @@ def test_the_churn_estimate_with_the_better_live_auc_is_published():
     suite = ModelSuite()
     for i in range(400):
         label = i % 2 == 0
-        suite.churn_quality.update(label, 0.2 if label else 0.8)  # classifier ranks backwards
+        suite.current_churn_quality.update(label, 0.2 if label else 0.8)  # classifier ranks backwards
         suite.bgnbd_churn_quality.update(label, 0.9 if label else 0.1)
     suite._choose_churn_champion()
     assert suite.churn_champion == "bgnbd"
     assert suite.quality()["churn_risk_bgnbd"]["published"] == 1.0
     for i in range(10_000):  # the classifier improves, BG/NBD does not
         label = i % 2 == 0
-        suite.churn_quality.update(label, 0.95 if label else 0.05)
+        suite.current_churn_quality.update(label, 0.95 if label else 0.05)
         suite.bgnbd_churn_quality.update(label, 0.6 if i % 3 else 0.4)
     suite._choose_churn_champion()
     assert suite.churn_champion == "classifier"
