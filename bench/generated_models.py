@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+from scipy.stats import spearmanr
 
 from models import bgnbd
 from models.evaluation import roc_auc
@@ -82,7 +83,8 @@ def main() -> int:
                     labels.append(record["event_id"] in injected)
                     scores.append(score)
 
-    ordered_after = defaultdict(int)
+    ordered_after: dict[str, int] = defaultdict(int)
+    spent_after: dict[str, float] = defaultdict(float)
     for event in events:
         ts = parse_ts(event["ts"])
         if (
@@ -91,6 +93,7 @@ def main() -> int:
             and snapshot_ms < ts <= snapshot_ms + HORIZON * MS_PER_DAY
         ):
             ordered_after[event["customer_id"]] += 1
+            spent_after[event["customer_id"]] += event["amount"]
     customers = [row["customer_id"] for row in rows]
     churned = np.array([ordered_after[c] == 0 for c in customers])
     ours = roc_auc(churned, np.array([float(row["churn_risk"]) for row in rows]))
@@ -109,6 +112,12 @@ def main() -> int:
     print(
         f"  churn_risk ROC AUC {ours:.4f}; order-only BG/NBD {base:.4f} "
         f"(exact P(no order) {base_exact:.4f}, expected orders {base_expected:.4f}); lift {ours - base:+.4f}"
+    )
+    spend = np.array([spent_after[c] for c in customers])
+    clv = np.array([float(row["clv_h"]) for row in rows])
+    print(
+        f"  clv_h (published) against spend in the horizon: MAE ${np.mean(np.abs(clv - spend)):.2f}, "
+        f"Spearman {spearmanr(clv, spend).statistic:.4f}, total ${clv.sum():,.0f} vs ${spend.sum():,.0f}"
     )
     anomaly_auc = {}
     for kind, (labels, scores) in anomaly.items():

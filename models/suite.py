@@ -15,6 +15,7 @@ from river import stats
 from models.anomaly import AnomalyDetector
 from models.census import Census
 from models.churn import ChurnModel
+from models.clv import ClvCorrector
 from models.evaluation import ClassifierQuality, RegressorQuality
 from models.events import Click, Event, Order
 from models.features import churn_features, click_burst_features, describe, order_anomaly_features
@@ -45,6 +46,11 @@ class ModelSuite:
     churn_champion: str = "bgnbd"
     orders_quality: RegressorQuality = field(default_factory=RegressorQuality)
     clv_quality: RegressorQuality = field(default_factory=RegressorQuality)
+    clv_corrector: ClvCorrector = field(default_factory=ClvCorrector)
+    #: The corrector as it is now, scored on each closed snapshot before it learns it.
+    corrected_clv_quality: RegressorQuality = field(default_factory=RegressorQuality)
+    #: Which CLV is published: ``"base"`` (BG/NBD x Gamma-Gamma) or ``"corrected"``.
+    clv_champion: str = "base"
     value: CustomerValue = field(init=False)
     typical_amount: stats.Quantile = field(default_factory=lambda: stats.Quantile(0.5))
 
@@ -88,10 +94,7 @@ class ModelSuite:
             # them that bursts are normal: learn only from the human-sized head of a session.
             if state.session_clicks <= LEARN_SESSION_CLICKS:
                 self.click_anomaly.learn_one(features)
-        value = self.value.scores(event.customer_id, event.ts)
-        x = self.features(state, event.ts, value)
-        scores.update(self._churn(x, value))
-        scores.update(_value_scores(value, x))
+        scores.update(self.scores_at(state, event.ts))
         if state.orders:
             self.census.record(state, event.ts)
         return scores
@@ -124,6 +127,16 @@ class ModelSuite:
             x["bgnbd_poisson_no_order_logit"] = _logit(math.exp(-value["expected_orders_h"]))
             x["p_alive_logit"] = _logit(value["p_alive"])
         return x
+
+    def scores_at(self, state: CustomerState, ts: int) -> dict[str, Any]:
+        """Churn, BG/NBD and CLV scores of a customer as of ``ts``, learning nothing."""
+        value = self.value.scores(state.customer_id, ts)
+        x = self.features(state, ts, value)
+        if value and self.clv_champion == "corrected":
+            corrected = self.clv_corrector.predict(x, value["clv_h"])
+            if corrected is not None:
+                value = {**value, "clv_h": corrected}
+        return {**self._churn(x, value), **_value_scores(value, x)}
 
     def churn_scores(self, state: CustomerState, ts: int) -> dict[str, Any]:
         """Churn risk and reasons without learning anything (for redelivered events)."""
@@ -169,8 +182,23 @@ class ModelSuite:
         if "bgnbd_churn" in predictions:
             self.bgnbd_churn_quality.update(churned, predictions["bgnbd_churn"])
             self.orders_quality.update(snapshot.orders_after, predictions["expected_orders_h"])
-            self.clv_quality.update(snapshot.spend_after, predictions["clv_h"])
+            self._learn_clv(snapshot)
         self.churn.learn_one(snapshot.features, float(churned))
+
+    def _learn_clv(self, snapshot: Snapshot) -> None:
+        base, spend = snapshot.predictions["clv_h"], snapshot.spend_after
+        self.clv_quality.update(spend, base)
+        current = self.clv_corrector.predict(snapshot.features, base)
+        if current is not None:
+            self.corrected_clv_quality.update(spend, current)
+            if self.corrected_clv_quality.count % CHAMPION_EVERY == 0:
+                self._choose_clv_champion()
+        self.clv_corrector.learn_one(snapshot.features, base, spend)
+
+    def _choose_clv_champion(self) -> None:
+        corrected, base = self.corrected_clv_quality.report(), self.clv_quality.report()
+        better = corrected["mae"] < base["mae"] and corrected.get("spearman", 0.0) > base.get("spearman", 0.0)
+        self.clv_champion = "corrected" if better else "base"
 
     def _choose_churn_champion(self) -> None:
         classifier = self.current_churn_quality.report().get("roc_auc", 0.0)
@@ -187,7 +215,11 @@ class ModelSuite:
                 "published": float(self.churn_champion == "bgnbd"),
             },
             "expected_orders_h": self.orders_quality.report(),
-            "clv_h": self.clv_quality.report(),
+            "clv_h": {**self.clv_quality.report(), "published": float(self.clv_champion == "base")},
+            "clv_h_corrected": {
+                **self.corrected_clv_quality.report(),
+                "published": float(self.clv_champion == "corrected"),
+            },
         }
 
 

@@ -47,7 +47,7 @@ def write_snapshot(engine: Engine, at_ts: int, path: Path) -> tuple[int, dict[st
             scores = {
                 **state_scores(state, at_ts),
                 **suite.value.scores(customer_id, at_ts),
-                **suite.churn_scores(state, at_ts),
+                **suite.scores_at(state, at_ts),
             }
             view = state_view(state)
             writer.writerow(
