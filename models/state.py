@@ -15,13 +15,16 @@ from typing import Any
 from models.events import Click, Event, Order, Review
 from models.timeutil import MS_PER_DAY
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 RECENT_EVENT_IDS = 32
 RECENT_SESSIONS = 8
 RECENT_ORDERS = 8
 #: Time constant of the decayed activity rates: about a month of memory.
 ACTIVITY_TAU_MS = 14 * MS_PER_DAY
 RATING_ALPHA = 0.3
+#: Click actions counted per session, in the order of ``session_actions``.
+SESSION_ACTIONS = ("view", "search", "add_to_cart", "remove_from_cart", "checkout")
+SESSION_PRODUCTS = 50
 #: Money is kept to 4 decimals (enough for 3-decimal currencies) so totals are exact
 #: whatever order a customer's orders and refunds are folded in.
 MONEY_DECIMALS = 4
@@ -66,7 +69,14 @@ class CustomerState:
         "remove_rate",
         "returns",
         "reviews",
+        "segment",
+        "sentiment",
+        "session_actions",
         "session_clicks",
+        "session_dwell_ms",
+        "session_product_view_ts",
+        "session_product_views",
+        "session_products",
         "session_rate",
         "session_start_ts",
         "sessions",
@@ -93,6 +103,15 @@ class CustomerState:
         self.recent_order_ts: list[int] = []
         self.session_clicks = 0
         self.session_start_ts: int | None = None
+        self.session_actions = [0] * len(SESSION_ACTIONS)
+        self.session_product_views = 0
+        self.session_products: list[str] = []
+        #: Time spent on product pages this session: from a product view to the next click.
+        self.session_dwell_ms = 0
+        self.session_product_view_ts: int | None = None
+        self.segment: str | None = None
+        #: Exponentially weighted P(positive) of the customer's reviews.
+        self.sentiment: float | None = None
         self.activity_ts: int | None = None
         self.click_rate = 0.0
         self.session_rate = 0.0
@@ -167,14 +186,35 @@ class CustomerState:
         if self.recent_sessions and click.session_id == self.recent_sessions[-1]:
             self.session_clicks += 1
         else:
-            self.session_clicks = 1
-            self.session_start_ts = click.ts
+            self._start_session(click.ts)
+        self._count_session_click(click)
         if click.session_id not in self.recent_sessions:
             self.sessions += 1
             self.session_rate += 1.0
             self.recent_sessions.append(click.session_id)
             if len(self.recent_sessions) > RECENT_SESSIONS:
                 del self.recent_sessions[0]
+
+    def _start_session(self, ts: int) -> None:
+        self.session_clicks = 1
+        self.session_start_ts = ts
+        self.session_actions = [0] * len(SESSION_ACTIONS)
+        self.session_product_views = 0
+        self.session_products = []
+        self.session_dwell_ms = 0
+        self.session_product_view_ts = None
+
+    def _count_session_click(self, click: Click) -> None:
+        if click.action in SESSION_ACTIONS:
+            self.session_actions[SESSION_ACTIONS.index(click.action)] += 1
+        if self.session_product_view_ts is not None and click.ts > self.session_product_view_ts:
+            self.session_dwell_ms += click.ts - self.session_product_view_ts
+        product_view = click.action == "view" and click.product_id is not None
+        self.session_product_view_ts = click.ts if product_view else None
+        self.session_product_views += product_view
+        products = self.session_products
+        if click.product_id is not None and click.product_id not in products and len(products) < SESSION_PRODUCTS:
+            products.append(click.product_id)
 
     def _apply_review(self, review: Review) -> None:
         self.reviews += 1
@@ -226,6 +266,10 @@ class CustomerState:
 
     @classmethod
     def from_list(cls, data: list[Any]) -> CustomerState:
+        """Decode ``to_list`` output, this version's or the previous one's (rolling upgrades)."""
+        if data and data[0] == 1 and len(data) == len(_V1_SLOTS) + 1:
+            values = dict(zip(_V1_SLOTS, data[1:], strict=True))
+            data = [STATE_VERSION, *(values.get(name, _added_in_v2(name)) for name in cls.__slots__)]
         if not data or data[0] != STATE_VERSION or len(data) != len(cls.__slots__) + 1:
             raise ValueError(f"not a version {STATE_VERSION} customer state")
         state = cls.__new__(cls)
@@ -245,3 +289,21 @@ class CustomerState:
         return (
             f"CustomerState({self.customer_id!r}, orders={self.orders}, spend={self.spend:.2f}, clicks={self.clicks})"
         )
+
+
+def _added_in_v2(name: str) -> Any:
+    """The value a version-1 state gets for a slot added in version 2."""
+    fresh = CustomerState("")
+    return getattr(fresh, name)
+
+
+_V2_ADDED = (
+    "segment",
+    "sentiment",
+    "session_actions",
+    "session_dwell_ms",
+    "session_product_view_ts",
+    "session_product_views",
+    "session_products",
+)
+_V1_SLOTS = tuple(name for name in CustomerState.__slots__ if name not in _V2_ADDED)

@@ -164,3 +164,35 @@ def test_recent_orders_and_rating_average():
     state.apply(review("r1", 0, 5))
     state.apply(review("r2", 0, 1))
     assert state.rating_ewm == pytest.approx(5 + 0.3 * (1 - 5))
+
+
+def test_a_version_1_state_decodes_with_the_fields_added_since_at_their_defaults():
+    state = CustomerState("c1")
+    state.apply(order("a", 0, 12.5))
+    state.apply(click("b", DAY, "s1"))
+    v2 = dict(zip(CustomerState.__slots__, state.to_list()[1:], strict=True))
+    added = {"segment", "sentiment", "session_actions", "session_dwell_ms", "session_product_view_ts",
+             "session_product_views", "session_products"}  # fmt: skip
+    v1 = [1, *(value for name, value in v2.items() if name not in added)]
+    decoded = CustomerState.from_list(v1)
+    assert (decoded.orders, decoded.spend, decoded.clicks, decoded.recent_sessions) == (1, 12.5, 1, ["s1"])
+    assert decoded.session_actions == [0, 0, 0, 0, 0] and decoded.segment is None and decoded.sentiment is None
+
+
+def test_session_counters_follow_the_current_session():
+    state = CustomerState("c1")
+    clicks = [
+        Click("a", "c1", 0, "s1", "view", "p1", None),
+        Click("b", "c1", 60_000, "s1", "view", "p2", None),
+        Click("c", "c1", 90_000, "s1", "search", None, "/search"),
+        Click("d", "c1", 100_000, "s1", "add_to_cart", "p2", None),
+        Click("e", "c1", 110_000, "s1", "view", "p2", None),
+    ]
+    for event in clicks:
+        state.apply(event)
+    assert state.session_actions == [3, 1, 1, 0, 0]
+    assert state.session_product_views == 3 and state.session_products == ["p1", "p2"]
+    assert state.session_dwell_ms == 60_000 + 30_000, "time from each product view to the next click"
+    state.apply(Click("f", "c1", DAY, "s2", "checkout", None, None))
+    assert state.session_actions == [0, 0, 0, 0, 1] and state.session_products == []
+    assert (state.session_clicks, state.session_start_ts, state.session_dwell_ms) == (1, DAY, 0)
