@@ -82,7 +82,7 @@ class Engine:
             # can lose its changelog record before the source offset was committed. Writing
             # the unchanged state again puts it back on the changelog.
             self.states[event.customer_id] = state
-            scores = {**state_scores(state, event.ts), **self.suite.churn_scores(state, event.ts)}
+            scores = {**state_scores(state, event.ts), **self.suite.rescore(state, event)}
         else:
             scores = self._apply(state, event, source)
         stamp = now_ms() if emitted_at is None else emitted_at
@@ -92,10 +92,10 @@ class Engine:
         before = self.suite.before_apply(state, event)
         state.apply(event)
         state.mark_applied(event, source)
-        self.states[event.customer_id] = state
         self.stats.events[event.type] += 1
         if self.watermark_ts is None or event.ts > self.watermark_ts:
             self.watermark_ts = event.ts
             self.suite.advance(event.ts - self.config.label_lateness_ms)
         after = self.suite.after_apply(state, event)
+        self.states[event.customer_id] = state
         return {"anomaly": None, "anomaly_threshold": None, **state_scores(state, event.ts), **after, **before}

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 
 from models.events import Click, Order
-from models.state import CustomerState
+from models.state import SESSION_ACTIONS, CustomerState
 from models.timeutil import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE
 
 NEUTRAL_RATING = 4.0
@@ -60,6 +60,33 @@ def click_burst_features(state: CustomerState, click: Click) -> dict[str, float]
         "log_session_clicks": math.log1p(state.session_clicks),
         "log_clicks_per_minute": math.log1p(state.session_clicks / minutes),
     }
+
+
+def session_features(state: CustomerState, ts: int) -> dict[str, float]:
+    """The current session so far and the customer's history, after the click at ``ts``.
+
+    Time of day is UTC (the events carry no zone of the shopper), as a point on a circle
+    so 23:00 sits next to 00:00.
+    """
+    start = state.session_start_ts if state.session_start_ts is not None else ts
+    hour = (ts % MS_PER_DAY) / MS_PER_HOUR
+    since_order = state.days_since_last_order(ts)
+    counts = zip(SESSION_ACTIONS, state.session_actions, strict=True)
+    x = {f"log_{action}s": math.log1p(count) for action, count in counts}
+    x.update(
+        log_session_clicks=math.log1p(state.session_clicks),
+        log_product_views=math.log1p(state.session_product_views),
+        log_distinct_products=math.log1p(len(state.session_products)),
+        log_session_minutes=math.log1p(max(ts - start, 0) / MS_PER_MINUTE),
+        log_product_minutes=math.log1p(state.session_dwell_ms / MS_PER_MINUTE),
+        hour_sin=math.sin(2 * math.pi * hour / 24),
+        hour_cos=math.cos(2 * math.pi * hour / 24),
+        log_past_orders=math.log1p(state.orders),
+        log_past_sessions=math.log1p(max(state.sessions - 1, 0)),
+        orders_per_session=min(state.orders / max(state.sessions - 1, 1), 1.0),
+        log_days_since_last_order=math.log1p(since_order) if since_order is not None else -1.0,
+    )
+    return x
 
 
 _REASONS: dict[str, Callable[[dict[str, float]], str]] = {

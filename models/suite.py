@@ -18,13 +18,17 @@ from models.churn import ChurnModel
 from models.clv import ClvCorrector
 from models.evaluation import ClassifierQuality, RegressorQuality
 from models.events import Click, Event, Order
-from models.features import churn_features, click_burst_features, describe, order_anomaly_features
+from models.features import churn_features, click_burst_features, describe, order_anomaly_features, session_features
 from models.labels import PendingLabels, Snapshot
+from models.propensity import OpenSession, OpenSessions, PropensityModel
+from models.segments import RfmCuts, customer_segment
 from models.state import CustomerState
 from models.value import CustomerValue
 
 LEARN_SESSION_CLICKS = 20
 CHAMPION_EVERY = 500
+#: Buyers a census must hold before its quintiles replace the segment cut points.
+MIN_SEGMENT_BUYERS = 50
 
 
 @dataclass
@@ -53,6 +57,10 @@ class ModelSuite:
     clv_champion: str = "base"
     value: CustomerValue = field(init=False)
     typical_amount: stats.Quantile = field(default_factory=lambda: stats.Quantile(0.5))
+    propensity: PropensityModel = field(default_factory=PropensityModel)
+    open_sessions: OpenSessions = field(default_factory=OpenSessions)
+    propensity_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
+    rfm_cuts: RfmCuts | None = None
 
     def __post_init__(self) -> None:
         self.order_anomaly = AnomalyDetector(warm_up=300, seed=self.seed)
@@ -72,6 +80,8 @@ class ModelSuite:
             self._take_census(census_ts)
         if not isinstance(event, Order) or event.status != "placed":
             return {}
+        for session, converted in self.open_sessions.on_order(event.customer_id, event.ts):
+            self._learn_session(session, converted)
         self.labels.on_order(event.customer_id, event.ts, event.amount)
         self.value.on_order(event.customer_id, event.ts, event.amount)
         typical = self.typical_amount.get() or event.amount
@@ -94,14 +104,37 @@ class ModelSuite:
             # them that bursts are normal: learn only from the human-sized head of a session.
             if state.session_clicks <= LEARN_SESSION_CLICKS:
                 self.click_anomaly.learn_one(features)
+            scores["purchase_propensity"] = self._propensity(state, event)
+        else:
+            scores["purchase_propensity"] = None
         scores.update(self.scores_at(state, event.ts))
+        scores["previous_segment"] = state.segment
+        scores["segment_changed"] = scores["segment"] != state.segment
+        state.segment = scores["segment"]
         if state.orders:
             self.census.record(state, event.ts)
         return scores
 
+    def _propensity(self, state: CustomerState, click: Click) -> float | None:
+        """Score the session so far; keep the sample until the session's label is known."""
+        x = session_features(state, click.ts)
+        score = self.propensity.score(x)
+        self.open_sessions.on_click(click.customer_id, click.session_id, click.ts, state.session_clicks, (x, score))
+        return score
+
+    def _learn_session(self, session: OpenSession, converted: bool) -> None:
+        for x, score in session.samples:
+            if score is not None:
+                self.propensity_quality.update(converted, score)
+            self.propensity.learn_one(x, converted)
+
     def _take_census(self, ts: int) -> None:
-        """A label snapshot of every census member as they stand at ``ts``."""
+        """A label snapshot of every census member as they stand at ``ts``; new RFM quintiles."""
+        rfm: tuple[list[float], list[float], list[float]] = ([], [], [])
         for customer_id, state in self.census.members(ts):
+            rfm[0].append(state.days_since_last_order(ts) or 0.0)
+            rfm[1].append(state.orders)
+            rfm[2].append(state.spend)
             value = self.value.scores(customer_id, ts)
             x = self.features(state, ts, value)
             predictions: dict[str, float] = {}
@@ -115,6 +148,8 @@ class ModelSuite:
                     bgnbd_churn=math.exp(-value["expected_orders_h"]),
                 )
             self.labels.take(customer_id, ts, x, predictions)
+        if len(rfm[0]) >= MIN_SEGMENT_BUYERS:
+            self.rfm_cuts = RfmCuts.from_sample(*rfm)
 
     def features(self, state: CustomerState, ts: int, value: dict[str, float]) -> dict[str, float]:
         """Churn-model inputs: behaviour from the state, plus BG/NBD's view once fitted."""
@@ -136,12 +171,23 @@ class ModelSuite:
             corrected = self.clv_corrector.predict(x, value["clv_h"])
             if corrected is not None:
                 value = {**value, "clv_h": corrected}
-        return {**self._churn(x, value), **_value_scores(value, x)}
+        segment = customer_segment(self.rfm_cuts, state, ts)
+        return {**self._churn(x, value), **_value_scores(value, x), "segment": segment}
 
-    def churn_scores(self, state: CustomerState, ts: int) -> dict[str, Any]:
-        """Churn risk and reasons without learning anything (for redelivered events)."""
-        value = self.value.scores(state.customer_id, ts)
-        return self._churn(self.features(state, ts, value), value)
+    def rescore(self, state: CustomerState, event: Event) -> dict[str, Any]:
+        """Scores for an event already applied (redelivered), learning and recording nothing.
+
+        Event-level scores (anomaly) belong to the first delivery and are left empty.
+        """
+        propensity = self.propensity.score(session_features(state, event.ts)) if isinstance(event, Click) else None
+        return {
+            "anomaly": None,
+            "anomaly_threshold": None,
+            "purchase_propensity": propensity,
+            **self.scores_at(state, event.ts),
+            "previous_segment": state.segment,
+            "segment_changed": False,
+        }
 
     def _churn(self, x: dict[str, float], value: dict[str, float]) -> dict[str, Any]:
         """The better of the classifier and BG/NBD's exp(-expected orders in H), by live quality.
@@ -167,6 +213,8 @@ class ModelSuite:
         """Resolve every label whose horizon the event-time watermark has passed; refit value models."""
         for snapshot in self.labels.advance(watermark):
             self._learn(snapshot)
+        for session, converted in self.open_sessions.advance(watermark):
+            self._learn_session(session, converted)
         self.value.maybe_refit(watermark)
 
     def _learn(self, snapshot: Snapshot) -> None:
@@ -215,6 +263,7 @@ class ModelSuite:
                 "published": float(self.churn_champion == "bgnbd"),
             },
             "expected_orders_h": self.orders_quality.report(),
+            "purchase_propensity": self.propensity_quality.report(),
             "clv_h": {**self.clv_quality.report(), "published": float(self.clv_champion == "base")},
             "clv_h_corrected": {
                 **self.corrected_clv_quality.report(),

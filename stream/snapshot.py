@@ -25,6 +25,7 @@ SCORE_COLUMNS = (
     "recency_days",
     "frequency",
     "monetary",
+    "segment",
 )
 STATE_COLUMNS = ("orders", "spend", "clicks", "sessions", "reviews", "first_order_ts", "last_order_ts", "avg_rating")
 

@@ -1,0 +1,66 @@
+from models.engine import Engine
+from models.events import Click, Order
+from models.propensity import SESSION_GAP_MS, OpenSessions
+
+MINUTE = 60_000
+
+
+def sample(n: int) -> tuple[dict[str, float], float | None]:
+    return {"n": float(n)}, None
+
+
+def test_an_order_within_the_gap_closes_the_session_as_converted():
+    sessions = OpenSessions()
+    for n in range(1, 6):
+        sessions.on_click("c1", "s1", n * MINUTE, n, sample(n))
+    closed = list(sessions.on_order("c1", 5 * MINUTE + SESSION_GAP_MS))
+    assert [(s.session_id, label) for s, label in closed] == [("s1", True)]
+    assert [x["n"] for x, _ in closed[0][0].samples] == [1.0, 2.0, 3.0, 4.0]  # clicks 1, 2, 3, 4 (not 5)
+    assert sessions.size == 0 and list(sessions.advance(10**12)) == []
+
+
+def test_thirty_quiet_minutes_close_the_session_unconverted_and_later_clicks_move_the_deadline():
+    sessions = OpenSessions()
+    sessions.on_click("c1", "s1", 0, 1, sample(1))
+    sessions.on_click("c1", "s1", 20 * MINUTE, 2, sample(2))
+    assert list(sessions.advance(SESSION_GAP_MS)) == [], "the second click keeps it open"
+    (closed,) = sessions.advance(20 * MINUTE + SESSION_GAP_MS)
+    assert closed[1] is False and closed[0].last_click_ts == 20 * MINUTE
+    assert len(sessions._deadlines) == 0
+    assert list(sessions.on_order("c1", 21 * MINUTE + SESSION_GAP_MS)) == []
+
+
+def test_an_order_after_the_gap_does_not_convert_and_other_customers_are_untouched():
+    sessions = OpenSessions()
+    sessions.on_click("c1", "s1", 0, 1, sample(1))
+    sessions.on_click("c2", "s2", 0, 1, sample(1))
+    assert list(sessions.on_order("c1", SESSION_GAP_MS + 1)) == []
+    assert list(sessions.on_order("c3", 1)) == []
+    assert sorted(s.customer_id for s, label in sessions.advance(SESSION_GAP_MS) if not label) == ["c1", "c2"]
+
+
+def test_open_sessions_are_capped():
+    sessions = OpenSessions(max_open=100)
+    for n in range(1000):
+        sessions.on_click(f"c{n}", "s", n, 1, sample(1))
+    assert sessions.size == 100 and sessions.dropped == 900
+    assert min(s.last_click_ts for by in sessions.by_customer.values() for s in by.values()) == 900
+
+
+def test_the_engine_learns_that_carts_lead_to_orders():
+    engine = Engine()
+    ts = 0
+    for n in range(600):
+        customer, converted = f"c{n}", n % 3 == 0
+        actions = ["view", "view", "add_to_cart", "checkout"] if converted else ["view", "view", "view"]
+        for i, action in enumerate(actions):
+            engine.process(Click(f"{customer}-{i}", customer, ts + i * MINUTE, f"s{n}", action, f"p{i}", None))
+        if converted:
+            engine.process(Order(f"{customer}-o", customer, ts + 4 * MINUTE, "o", 30.0, "USD", 1, None, "placed"))
+        ts += 10 * MINUTE
+    quality = engine.suite.quality()["purchase_propensity"]
+    # Clicks 1 and 2 look alike in both kinds of session; the cart and checkout clicks tell them apart.
+    assert quality["labels"] > 1500 and quality["roc_auc"] > 0.7
+    cart = engine.process(Click("x1", "new1", ts, "sx", "add_to_cart", "p1", None))[0].value["scores"]
+    browse = engine.process(Click("x2", "new2", ts, "sy", "view", "p1", None))[0].value["scores"]
+    assert cart["purchase_propensity"] > browse["purchase_propensity"]
