@@ -12,6 +12,8 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.alert_rules import RuleSet, load_rules
+from models.alerts import Alerting
 from models.events import Event
 from models.records import score_record
 from models.scores import state_scores
@@ -28,6 +30,7 @@ class EngineConfig:
     seed: int = 42
     #: How far behind the newest event time labels are closed, for slightly late events.
     label_lateness_ms: int = MS_PER_HOUR
+    alert_rules: RuleSet = field(default_factory=load_rules)
 
 
 @dataclass(slots=True)
@@ -65,14 +68,17 @@ class Engine:
         self.suite = suite or ModelSuite(horizon_days=self.config.horizon_days, seed=self.config.seed)
         self.stats = EngineStats()
         self.watermark_ts: int | None = None
+        self.alerting = Alerting(self.config.alert_rules, self.config.horizon_days)
 
     def process(self, event: Event, source: Source | None = None, emitted_at: int | None = None) -> list[Output]:
-        """Apply ``event`` once and return the score record for its customer.
+        """Apply ``event`` once; return the score record for its customer and any alerts.
 
         An event already applied (redelivered after a crash or rebalance, or sent twice
-        by a producer) leaves the state unchanged but is scored again, so every
-        delivered event has a score record; consumers dedupe on ``event_id``.
+        by a producer) leaves the state unchanged but is scored again, and the alerts it
+        raised are sent again, so every delivered event has its records; consumers dedupe
+        on ``event_id`` and ``alert_id``.
         """
+        stamp = now_ms() if emitted_at is None else emitted_at
         state = self.states.get(event.customer_id)
         if state is None:
             state = CustomerState(event.customer_id)
@@ -83,12 +89,16 @@ class Engine:
             # the unchanged state again puts it back on the changelog.
             self.states[event.customer_id] = state
             scores = {**state_scores(state, event.ts), **self.suite.rescore(state, event)}
+            alerts = self.alerting.replay(state, event, stamp)
         else:
-            scores = self._apply(state, event, source)
-        stamp = now_ms() if emitted_at is None else emitted_at
-        return [Output("score", event.customer_id, score_record(state, event, scores, stamp))]
+            scores, alerts = self._apply(state, event, source, stamp)
+        outputs = [Output("score", event.customer_id, score_record(state, event, scores, stamp))]
+        outputs.extend(Output("alert", event.customer_id, alert) for alert in alerts)
+        return outputs
 
-    def _apply(self, state: CustomerState, event: Event, source: Source | None) -> dict[str, Any]:
+    def _apply(
+        self, state: CustomerState, event: Event, source: Source | None, stamp: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         before = self.suite.before_apply(state, event)
         state.apply(event)
         state.mark_applied(event, source)
@@ -97,5 +107,7 @@ class Engine:
             self.watermark_ts = event.ts
             self.suite.advance(event.ts - self.config.label_lateness_ms)
         after = self.suite.after_apply(state, event)
+        scores = {"anomaly": None, "anomaly_threshold": None, **state_scores(state, event.ts), **after, **before}
+        alerts = self.alerting.evaluate(state, event, scores, stamp)
         self.states[event.customer_id] = state
-        return {"anomaly": None, "anomaly_threshold": None, **state_scores(state, event.ts), **after, **before}
+        return scores, alerts

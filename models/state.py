@@ -49,6 +49,7 @@ class CustomerState:
 
     __slots__ = (
         "activity_ts",
+        "alerts",
         "applied",
         "click_rate",
         "clicks",
@@ -112,6 +113,8 @@ class CustomerState:
         self.segment: str | None = None
         #: Exponentially weighted P(positive) of the customer's reviews.
         self.sentiment: float | None = None
+        #: Alert rule -> its memory for this customer (see ``models.alerts.RuleMemory``).
+        self.alerts: dict[str, list[Any]] = {}
         self.activity_ts: int | None = None
         self.click_rate = 0.0
         self.session_rate = 0.0
@@ -298,6 +301,7 @@ def _added_in_v2(name: str) -> Any:
 
 
 _V2_ADDED = (
+    "alerts",
     "segment",
     "sentiment",
     "session_actions",

@@ -28,7 +28,7 @@ from models.value import CustomerValue
 LEARN_SESSION_CLICKS = 20
 CHAMPION_EVERY = 500
 #: Buyers a census must hold before its quintiles replace the segment cut points.
-MIN_SEGMENT_BUYERS = 50
+MIN_SEGMENT_BUYERS = 200
 
 
 @dataclass

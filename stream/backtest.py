@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO
 
@@ -52,6 +53,10 @@ class BacktestResult:
     snapshot_rows: int | None = None
     value_models: dict[str, dict[str, float]] = field(default_factory=dict)
     snapshot_models: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: (UTC day "YYYY-MM-DD", rule) -> alerts sent
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: (rule, "sent" | "cooldown") -> count, from the engine's alerting
+    alert_outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def valid(self) -> int:
@@ -76,7 +81,29 @@ class BacktestResult:
         for model, figures in sorted(self.quality.items()):
             shown = ", ".join(f"{name} {value:.4g}" for name, value in sorted(figures.items())) or "no labels yet"
             lines.append(f"  {model}: {shown}")
+        lines.extend(self._alert_lines())
         return "\n".join(lines)
+
+    def _alert_lines(self) -> list[str]:
+        """Alerts per rule (total, per day, held back by cooldown) and per period and rule."""
+        rules = sorted({rule for _day, rule in self.alerts} | {rule for rule, _outcome in self.alert_outcomes})
+        if not rules:
+            return ["  alerts: none"]
+        days = sorted({day for day, _rule in self.alerts})
+        span = max(1, (_day_number(days[-1]) - _day_number(days[0]) + 1)) if days else 1
+        lines = [f"  alerts over {span} day(s) with alerts:"]
+        for rule in rules:
+            sent = sum(count for (_day, name), count in self.alerts.items() if name == rule)
+            held = self.alert_outcomes[(rule, "cooldown")]
+            lines.append(f"    {rule}: {sent} sent ({sent / span:.2f} per day), {held} held back by cooldown")
+        period = (lambda day: day) if span <= 31 else (lambda day: day[:7])
+        per_period: Counter[tuple[str, str]] = Counter()
+        for (day, rule), count in self.alerts.items():
+            per_period[(period(day), rule)] += count
+        lines.append("    " + f"{'day' if span <= 31 else 'month':<12}" + "".join(f"{rule:>22}" for rule in rules))
+        for key in sorted({p for p, _rule in per_period}):
+            lines.append("    " + f"{key:<12}" + "".join(f"{per_period[(key, rule)]:>22}" for rule in rules))
+        return lines
 
 
 @dataclass
@@ -92,6 +119,7 @@ def run_backtest(
     dlq_out: Path | None = None,
     state_out: Path | None = None,
     snapshot: tuple[int, Path] | None = None,
+    alerts_out: Path | None = None,
 ) -> BacktestResult:
     """Run ``log_path`` through a fresh engine; write the requested outputs.
 
@@ -104,17 +132,23 @@ def run_backtest(
     with ExitStack() as stack:
         scores = stack.enter_context(open_log(scores_out, "wb")) if scores_out else None
         dlq = stack.enter_context(open_log(dlq_out, "wb")) if dlq_out else None
+        alerts = stack.enter_context(open_log(alerts_out, "wb")) if alerts_out else None
         partitions = _partition_log(log_path, settings, result, dlq)
         for queued in _merged(partitions):
             if snapshot is not None and queued.event.ts > snapshot[0]:
                 result.snapshot_rows, result.snapshot_models = write_snapshot(engine, *snapshot)
                 snapshot = None
             for output in engine.process(queued.event, queued.source):
-                if scores is not None and output.kind == "score":
+                if output.kind == "alert":
+                    result.alerts[(output.value["ts"][:10], output.value["rule"])] += 1
+                    if alerts is not None:
+                        _write_line(alerts, output.value)
+                elif scores is not None:
                     _write_line(scores, output.value)
         if snapshot is not None:
             result.snapshot_rows, result.snapshot_models = write_snapshot(engine, *snapshot)
     result.quality = engine.suite.quality()
+    result.alert_outcomes = engine.alerting.stats
     result.value_models = engine.suite.value.describe()
     result.events = engine.stats.events
     result.duplicates = engine.stats.duplicates
@@ -157,3 +191,7 @@ def _merged(queues: dict[tuple[int, int], list[_Queued]]) -> Iterator[_Queued]:
 def _write_line(handle: IO[bytes], record: dict) -> None:
     handle.write(dumps(record))
     handle.write(b"\n")
+
+
+def _day_number(day: str) -> int:
+    return date.fromisoformat(day).toordinal()

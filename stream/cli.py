@@ -56,7 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--horizon-days", type=int, help="churn / value horizon H (default PULSE_HORIZON_DAYS)")
     backtest.add_argument("--snapshot-at", help="ISO-8601 time of a per-customer snapshot")
     backtest.add_argument("--snapshot-out", type=Path, help="snapshot CSV: every score and state field per customer")
+    backtest.add_argument("--rules", type=Path, help="alert rule file (default PULSE_ALERT_RULES or the packaged one)")
+    backtest.add_argument("--alerts-out", type=Path, help="alert records the rules would have sent (JSONL)")
     backtest.set_defaults(handler=_backtest)
+
+    alerts = commands.add_parser("alerts", help="work with the customer-alerts topic")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    tail = alert_commands.add_parser("tail", help="follow the alert topic and print alerts readably")
+    tail.add_argument("--rule", help="only this rule's alerts")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest alert, not the next one")
+    tail.add_argument("--max", type=int, help="stop after this many alerts")
+    tail.set_defaults(handler=_alerts_tail)
 
     datasets = commands.add_parser("datasets", help="convert a real data set into an event log")
     datasets.add_argument("name", help="cdnow")
@@ -123,6 +133,8 @@ def _backtest(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if args.horizon_days:
         settings = replace(settings, horizon_days=args.horizon_days)
+    if args.rules:
+        settings = replace(settings, alert_rules=args.rules)._validated()
     snapshot = None
     if args.snapshot_at or args.snapshot_out:
         if not (args.snapshot_at and args.snapshot_out):
@@ -131,9 +143,17 @@ def _backtest(args: argparse.Namespace) -> int:
             snapshot = (parse_ts(args.snapshot_at), args.snapshot_out)
         except TimestampError as exc:
             raise ConfigError(f"--snapshot-at: {exc}") from exc
-    result = run_backtest(args.log, settings, args.scores_out, args.dlq_out, args.state_out, snapshot)
+    result = run_backtest(
+        args.log, settings, args.scores_out, args.dlq_out, args.state_out, snapshot, alerts_out=args.alerts_out
+    )
     print(result.summary())
     return 0
+
+
+def _alerts_tail(args: argparse.Namespace) -> int:
+    from stream.alerts_tail import run_tail
+
+    return run_tail(Settings.from_env(), args.rule, args.from_beginning, args.max)
 
 
 def _datasets(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ class PulseMetrics:
     customers: Gauge
     model_quality: Gauge
     alerts: Counter
+    alerts_held: Gauge
     checkpoint_age: Gauge
 
     @classmethod
@@ -49,6 +50,12 @@ class PulseMetrics:
                 registry=registry,
             ),
             alerts=Counter(f"{prefix}_alerts", "Alerts emitted by rule.", ["rule"], registry=registry),
+            alerts_held=Gauge(
+                f"{prefix}_alerts_held_back",
+                "Alerts a rule raised but held back (cooldown or same situation) since the worker started.",
+                ["rule"],
+                registry=registry,
+            ),
             checkpoint_age=Gauge(
                 f"{prefix}_checkpoint_age_seconds", "Seconds since the last model checkpoint.", registry=registry
             ),

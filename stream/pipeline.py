@@ -98,6 +98,9 @@ class Pipeline:
         """Model quality and customer count, on a timer: both cost more than a per-event update."""
         self.metrics.set_quality(self.engine.suite.quality())
         self.metrics.customers.set(len(self.store))
+        for (rule, outcome), count in self.engine.alerting.stats.items():
+            if outcome == "cooldown":
+                self.metrics.alerts_held.labels(rule=rule).set(count)
 
     # -- partition lifecycle ------------------------------------------------------
 
@@ -183,6 +186,8 @@ class Pipeline:
             topic = self.outputs.scores if output.kind == "score" else self.outputs.alerts
             await topic.send(key=output.key.encode(), value=dumps(output.value))
             self.stats.scores += output.kind == "score"
+            if output.kind == "alert":
+                self.metrics.alerts.labels(rule=output.value["rule"]).inc()
 
     async def _learn_start_positions(self) -> None:
         """Ask the consumer where each partition that has delivered nothing starts."""

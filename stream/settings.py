@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from models.alert_rules import load_rules
 from models.engine import EngineConfig
 from models.errors import ConfigError
 
@@ -41,6 +42,8 @@ class Settings:
     commit_interval_ms: int = 1000
     checkpoint_interval_s: int = 60
     log_level: str = "warn"
+    #: Alert rule file; the packaged default (models/alert_rules.toml) when unset.
+    alert_rules: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +76,8 @@ class Settings:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        if self.alert_rules is not None:
+            load_rules(self.alert_rules)  # a bad rule file stops start-up here, naming the line
         return self
 
     def topic(self, name: str) -> str:
@@ -94,7 +99,8 @@ class Settings:
         return self.data_dir / "models" / "suite.ckpt"
 
     def engine_config(self) -> EngineConfig:
-        return EngineConfig(horizon_days=self.horizon_days, seed=self.seed)
+        """Engine hyperparameters and alert rules (a bad rule file raises ``ConfigError``)."""
+        return EngineConfig(horizon_days=self.horizon_days, seed=self.seed, alert_rules=load_rules(self.alert_rules))
 
 
 _TYPES = {spec.name: spec.type for spec in fields(Settings)}
@@ -109,7 +115,7 @@ def _convert(name: str, raw: Any, where: str) -> Any:
             return int(raw)
         if kind in ("bool", bool):
             return _to_bool(raw)
-        if kind in ("Path", Path):
+        if kind in ("Path", Path, "Path | None"):
             return Path(str(raw))
     except ValueError as exc:
         raise ConfigError(

@@ -171,7 +171,7 @@ def test_a_version_1_state_decodes_with_the_fields_added_since_at_their_defaults
     state.apply(order("a", 0, 12.5))
     state.apply(click("b", DAY, "s1"))
     v2 = dict(zip(CustomerState.__slots__, state.to_list()[1:], strict=True))
-    added = {"segment", "sentiment", "session_actions", "session_dwell_ms", "session_product_view_ts",
+    added = {"alerts", "segment", "sentiment", "session_actions", "session_dwell_ms", "session_product_view_ts",
              "session_product_views", "session_products"}  # fmt: skip
     v1 = [1, *(value for name, value in v2.items() if name not in added)]
     decoded = CustomerState.from_list(v1)
