@@ -24,7 +24,7 @@ RULE_FIELDS: dict[str, set[str]] = {
     "churn_risk_vip": {"raise", "clear", "vip"},
     "high_value_customer": {"raise", "clear"},
     "anomalous_order": {"raise"},
-    "click_burst": {"raise"},
+    "click_burst": {"raise", "min_session_clicks"},
     "unhappy_vip": {"max_rating", "max_sentiment", "vip"},
     "segment_drop": {"from", "to"},
 }
@@ -51,6 +51,8 @@ THRESHOLD_SCORES = {
 }
 #: Scores that are probabilities: absolute thresholds on them must lie in [0, 1].
 PROBABILITIES = {"churn_risk", "order_anomaly", "click_anomaly", "review_sentiment"}
+#: Fields that are neither common nor thresholds: kept as the rule's options.
+OPTION_FIELDS = ("max_rating", "min_session_clicks", "from", "to")
 MODEL_THRESHOLD_RULES = {"anomalous_order", "click_burst"}
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
 
@@ -146,12 +148,17 @@ def _rule(name: str, body: dict[str, Any], text: str, source: str) -> Rule | Non
             except ValueError as exc:
                 raise fail(key, str(exc)) from None
     _check_levels(thresholds, lambda problem: fail("clear", problem))
-    options: dict[str, Any] = {key: body[key] for key in ("max_rating", "from", "to") if key in body}
+    options: dict[str, Any] = {
+        key: body[key] for key in ("max_rating", "min_session_clicks", "from", "to") if key in body
+    }
     for key in ("from", "to"):
         if key in options and (
             not isinstance(options[key], list) or not options[key] or not set(options[key]) <= set(SEGMENTS)
         ):
             raise fail(key, f"{key!r} must be a list of segments from {', '.join(SEGMENTS)}")
+    clicks = options.get("min_session_clicks", 1)
+    if isinstance(clicks, bool) or not isinstance(clicks, int) or clicks < 1:
+        raise fail("min_session_clicks", f"min_session_clicks must be a whole number >= 1, not {clicks!r}")
     if "max_rating" in options and options["max_rating"] not in (1, 2, 3, 4, 5):
         raise fail("max_rating", f"max_rating must be a whole rating 1 to 5, not {options['max_rating']!r}")
     return Rule(name, severity, int(cooldown * 3_600_000), thresholds, options)

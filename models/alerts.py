@@ -89,6 +89,8 @@ class Alerting:
         self.live = {score: LiveDistribution(percentiles) for score, percentiles in wanted.items()}
         #: (rule, "sent" | "cooldown") -> count
         self.stats: Counter[tuple[str, str]] = Counter()
+        #: Published anomaly scores per event type: a "model" threshold is trusted after LIVE_MIN.
+        self.anomaly_scores: Counter[str] = Counter()
 
     def evaluate(
         self, state: CustomerState, event: Event, scores: dict[str, Any], emitted_at: int
@@ -157,12 +159,14 @@ class Alerting:
             "review_sentiment": scores.get("review_sentiment"),
             f"{event.type}_anomaly": scores.get("anomaly"),
         }
+        if scores.get("anomaly") is not None:
+            self.anomaly_scores[event.type] += 1
         for score, value in values.items():
             live = self.live.get(score)
             if live is not None and value is not None:
                 live.update(value)
 
-    def threshold(self, rule: Rule, key: str, scores: dict[str, Any]) -> float | None:
+    def threshold(self, rule: Rule, key: str, scores: dict[str, Any], event: Event | None = None) -> float | None:
         """The current value of a rule's threshold; ``None`` while it cannot be known."""
         spec = rule.thresholds.get(key)
         if spec is None:
@@ -170,8 +174,10 @@ class Alerting:
         if spec.value is not None:
             return spec.value
         if spec.is_model:
+            # The detector's running quantile is rough until it has seen a few hundred scores.
             value = scores.get("anomaly_threshold")
-            return None if value is None else float(value)
+            settled = event is not None and self.anomaly_scores[event.type] >= LIVE_MIN
+            return float(value) if value is not None and settled else None
         live = self.live.get(THRESHOLD_SCORES[(rule.name, key)])
         return None if live is None or spec.percentile is None else live.get(spec.percentile)
 
@@ -233,8 +239,8 @@ def _high_value_customer(
 def _anomalous_order(
     alerting: Alerting, rule: Rule, memory: RuleMemory, state: CustomerState, event: Event, scores: dict[str, Any]
 ) -> Trigger | None:
-    score, threshold = scores.get("anomaly"), alerting.threshold(rule, "raise", scores)
-    if not isinstance(event, Order) or score is None or threshold is None or score <= threshold:
+    score, threshold = scores.get("anomaly"), alerting.threshold(rule, "raise", scores, event)
+    if not isinstance(event, Order) or score is None or threshold is None or score < threshold:
         return None
     usual = state.spend / state.orders if state.orders else 0.0
     reason = (
@@ -247,8 +253,10 @@ def _anomalous_order(
 def _click_burst(
     alerting: Alerting, rule: Rule, memory: RuleMemory, state: CustomerState, event: Event, scores: dict[str, Any]
 ) -> Trigger | None:
-    score, threshold = scores.get("anomaly"), alerting.threshold(rule, "raise", scores)
-    if not isinstance(event, Click) or score is None or threshold is None or score <= threshold:
+    score, threshold = scores.get("anomaly"), alerting.threshold(rule, "raise", scores, event)
+    if not isinstance(event, Click) or score is None or threshold is None or score < threshold:
+        return None
+    if state.session_clicks < rule.options.get("min_session_clicks", 1):
         return None
     start = state.session_start_ts if state.session_start_ts is not None else event.ts
     minutes = (event.ts - start) / MS_PER_MINUTE

@@ -3,8 +3,13 @@
 Half-Space Trees are fast, bounded in memory and learn online, on features in [0, 1].
 A min-max scaler would clip a 50x order into the same top slice as the largest normal
 order; standardising and then squashing with a logistic keeps the ordinary mass in the
-middle and leaves room at the edges where anomalies fall. Scores are published after a warm-up; the alert
-threshold is a running high quantile of the published scores, so it adapts to the shop.
+middle and leaves room at the edges where anomalies fall. Scores are published after a warm-up.
+
+The alert threshold is a running high quantile of the scores of the events the detector
+learns from, the traffic it treats as normal, so it adapts to the shop. A quantile of
+every published score would fail as soon as anomalies are more than 1 - quantile of the
+traffic: a few bot sessions of 400 clicks each are, and the threshold would climb into
+the bots' own scores.
 """
 
 from __future__ import annotations
@@ -55,13 +60,14 @@ class AnomalyDetector:
         """Anomaly score of ``x``, or ``None`` while warming up."""
         if self.seen < self.warm_up:
             return None
-        score = float(self.model.score_one(x))
-        self.threshold.update(score)
-        return score
+        return float(self.model.score_one(x))
 
-    def learn_one(self, x: dict[str, float]) -> None:
+    def learn_one(self, x: dict[str, float], score: float | None = None) -> None:
+        """Learn ``x`` as normal; ``score`` is the score it was given, for the threshold."""
         self.model.learn_one(x)
         self.seen += 1
+        if score is not None:
+            self.threshold.update(score)
 
     @property
     def threshold_value(self) -> float | None:

@@ -87,7 +87,7 @@ class ModelSuite:
         typical = self.typical_amount.get() or event.amount
         features = order_anomaly_features(state, event, typical)
         score = self.order_anomaly.score_one(features)
-        self.order_anomaly.learn_one(features)
+        self.order_anomaly.learn_one(features, score)
         self.typical_amount.update(event.amount)
         return {"anomaly": score, "anomaly_threshold": self.order_anomaly.threshold_value}
 
@@ -103,7 +103,7 @@ class ModelSuite:
             # One 400-click bot session would fill the trees' reference window and teach
             # them that bursts are normal: learn only from the human-sized head of a session.
             if state.session_clicks <= LEARN_SESSION_CLICKS:
-                self.click_anomaly.learn_one(features)
+                self.click_anomaly.learn_one(features, scores["anomaly"])
             scores["purchase_propensity"] = self._propensity(state, event)
         else:
             scores["purchase_propensity"] = None

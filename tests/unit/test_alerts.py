@@ -19,6 +19,7 @@ def alerting(**overrides: str) -> Alerting:
     engine_alerting = Alerting(load_rules())
     for value in range(1, 1001):
         engine_alerting.live["clv_h"].update(float(value))
+    engine_alerting.anomaly_scores.update({"order": LIVE_MIN, "click": LIVE_MIN})
     return engine_alerting
 
 
@@ -70,11 +71,14 @@ def test_churn_risk_vip_ignores_customers_outside_the_top_clv_decile():
     assert fired(rules, state, click(1, 0), scores(churn_risk=0.95, clv_h=500.0)) == []
 
 
-def test_percentile_thresholds_wait_for_enough_live_values():
+def test_percentile_and_model_thresholds_wait_for_enough_live_values():
     rules, state = Alerting(load_rules()), CustomerState("c1")
     for value in range(LIVE_MIN - 2):
         rules.live["clv_h"].update(float(value))
     assert fired(rules, state, click(1, 0), scores(churn_risk=0.95, clv_h=10_000.0)) == []
+    assert fired(rules, state, order(2, 0), scores(anomaly=0.99, anomaly_threshold=0.8)) == []
+    rules.anomaly_scores["order"] = LIVE_MIN
+    assert fired(rules, state, order(3, 0), scores(anomaly=0.99, anomaly_threshold=0.8)) == ["anomalous_order"]
 
 
 def test_high_value_customer_fires_on_entering_the_top_percentile():
@@ -98,14 +102,20 @@ def test_anomalous_order_once_per_situation_and_cooldown():
     assert fired(rules, state, order(4, DAY + 3 * HOUR), anomalous) == ["anomalous_order"]
 
 
-def test_click_burst_alerts_once_per_session():
+def test_click_burst_alerts_once_per_session_once_it_looks_like_a_burst():
     rules, state = alerting(), CustomerState("c1")
     burst = scores(anomaly=0.99, anomaly_threshold=0.9)
-    sent = [rule for n in range(300) for rule in fired(rules, state, click(n, n * 300), burst)]
-    assert sent == ["click_burst"]
-    later = [rule for n in range(5) for rule in fired(rules, state, click(400 + n, 5 * HOUR + n), burst)]
+
+    def clicked(event: Click) -> list[str]:
+        state.apply(event)
+        return fired(rules, state, event, burst)
+
+    sent = [(n, rule) for n in range(300) for rule in clicked(click(n, n * 300))]
+    assert sent == [(19, "click_burst")], "at the 20th click of the session"
+    later = [rule for n in range(5) for rule in clicked(click(400 + n, 5 * HOUR + n))]
     assert later == [], "the same session after the cooldown is the same situation"
-    assert fired(rules, state, click(500, 6 * HOUR, session="s2"), burst) == ["click_burst"]
+    second = [rule for n in range(30) for rule in clicked(click(500 + n, 6 * HOUR + n, session="s2"))]
+    assert second == ["click_burst"]
 
 
 def test_unhappy_vip_on_a_low_rating_or_negative_sentiment():
