@@ -25,7 +25,10 @@ from models.segments import RfmCuts, customer_segment
 from models.state import CustomerState
 from models.value import CustomerValue
 
-LEARN_SESSION_CLICKS = 20
+#: The click detector learns from the first clicks of each session only: a bot's 400-click
+#: session would otherwise teach it that bursts are normal, and with bots at 1% of sessions
+#: their heads alone would lift the learned 99.5% threshold into the bots' own scores.
+LEARN_SESSION_CLICKS = 8
 CHAMPION_EVERY = 500
 #: Buyers a census must hold before its quintiles replace the segment cut points.
 MIN_SEGMENT_BUYERS = 200
@@ -100,8 +103,6 @@ class ModelSuite:
             features = click_burst_features(state, event)
             scores["anomaly"] = self.click_anomaly.score_one(features)
             scores["anomaly_threshold"] = self.click_anomaly.threshold_value
-            # One 400-click bot session would fill the trees' reference window and teach
-            # them that bursts are normal: learn only from the human-sized head of a session.
             if state.session_clicks <= LEARN_SESSION_CLICKS:
                 self.click_anomaly.learn_one(features, scores["anomaly"])
             scores["purchase_propensity"] = self._propensity(state, event)

@@ -6,8 +6,12 @@ would make that order depend on fetch timing. Like Kafka Streams' task time
 synchronisation, each source partition keeps a FIFO queue and the merge always
 releases the queue head with the smallest event time; it waits while a partition
 with no queued event still has unread records on the broker (known from its high
-watermark). A partition that stays unsettled longer than ``max_idle_ms``, or a buffer
-over ``max_buffered``, forces a release so a stalled producer cannot stop the worker.
+watermark). A stalled producer never holds the merge up: its partitions have nothing
+unread and count as settled. A partition whose high watermark is still unknown is
+waited for ``max_idle_ms``; one known to hold unread records is waited for longer,
+``max_lag_wait_ms``, because its records exist and releasing without them would change
+the order (on a busy worker the consumer can take seconds to reach a partition). A
+buffer over ``max_buffered`` forces a release at once, so memory stays bounded.
 
 ``pulse backtest`` runs the same merge over the log's events, so a replay into the
 worker and a backtest of the same log reach the engine in the same order.
@@ -53,6 +57,7 @@ class EventTimeMerge(Generic[T]):
 
     rank: dict[str, int]
     max_idle_ms: int = 2_000
+    max_lag_wait_ms: int = 60_000
     max_buffered: int = 50_000
     queues: dict[TopicPartition, deque[_Entry[T]]] = field(default_factory=dict)
     next_offset: dict[TopicPartition, int] = field(default_factory=dict)
@@ -123,11 +128,12 @@ class EventTimeMerge(Generic[T]):
     def _may_release(
         self, head_tp: TopicPartition, highwater: Callable[[TopicPartition], int | None], now: float
     ) -> bool:
-        unsettled = [
-            tp
-            for tp, queue in self.queues.items()
-            if not queue and tp != head_tp and not self._settled(tp, highwater(tp))
-        ]
+        unsettled = {}
+        for tp, queue in self.queues.items():
+            if not queue and tp != head_tp:
+                mark = highwater(tp)
+                if not self._settled(tp, mark):
+                    unsettled[tp] = self.max_idle_ms if mark is None else self.max_lag_wait_ms
         for tp in list(self.waiting_since):
             if tp not in unsettled:
                 del self.waiting_since[tp]
@@ -136,8 +142,7 @@ class EventTimeMerge(Generic[T]):
         if self.buffered > self.max_buffered:
             self.stats.forced_full += 1
             return True
-        oldest = min(self.waiting_since.setdefault(tp, now) for tp in unsettled)
-        if (now - oldest) * 1000 >= self.max_idle_ms:
+        if any((now - self.waiting_since.setdefault(tp, now)) * 1000 >= limit for tp, limit in unsettled.items()):
             self.stats.forced_idle += 1
             return True
         return False

@@ -25,6 +25,7 @@ class PulseMetrics:
     alerts: Counter
     alerts_held: Gauge
     checkpoint_age: Gauge
+    merge_forced: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "pulse") -> PulseMetrics:
@@ -58,6 +59,13 @@ class PulseMetrics:
             ),
             checkpoint_age=Gauge(
                 f"{prefix}_checkpoint_age_seconds", "Seconds since the last model checkpoint.", registry=registry
+            ),
+            merge_forced=Counter(
+                f"{prefix}_merge_forced_releases",
+                "Event-time merge releases made without waiting for every partition "
+                "(events may reach the models in another order than in a backtest).",
+                ["cause"],
+                registry=registry,
             ),
         )
 

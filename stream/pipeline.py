@@ -163,7 +163,9 @@ class Pipeline:
 
     async def _drain(self) -> None:
         await self._learn_start_positions()
+        forced = (self.merge.stats.forced_idle, self.merge.stats.forced_full)
         released = self.merge.release(self._highwater, time.monotonic())
+        self._count_forced(*forced)
         if not released:
             return
         started = time.perf_counter()
@@ -180,6 +182,15 @@ class Pipeline:
         for faust_event, _ in released:
             faust_event.ack()
         self.metrics.processing.observe(time.perf_counter() - started)
+
+    def _count_forced(self, idle_before: int, full_before: int) -> None:
+        idle, full = self.merge.stats.forced_idle - idle_before, self.merge.stats.forced_full - full_before
+        if idle:
+            self.metrics.merge_forced.labels(cause="idle").inc(idle)
+            log.warning("merge: released without a partition that delivered nothing in time")
+        if full:
+            self.metrics.merge_forced.labels(cause="buffer_full").inc(full)
+            log.warning("merge: %d events held, released without waiting for every partition", self.merge.buffered)
 
     async def _send(self, outputs: list[Output]) -> None:
         for output in outputs:

@@ -40,13 +40,23 @@ def test_equal_times_follow_topic_rank_and_fifo_within_a_partition():
     assert merge.release({O0: 1, C0: 2, R0: 0}.get, now=0.0) == ["order", "click-a", "click-b"]
 
 
-def test_idle_timeout_forces_release_and_counts_it():
+def test_idle_timeout_forces_release_past_a_partition_never_heard_of_and_counts_it():
     merge = merge_with(max_idle_ms=500)
     merge.add(O0, 0, 10, "order@10")
-    highwater = {O0: 1, C0: 5, R0: 0}.get  # clicks has records we never receive
+    highwater = {O0: 1, R0: 0}.get  # the consumer knows nothing yet of clicks
     assert merge.release(highwater, now=1.0) == []
     assert merge.release(highwater, now=1.4) == []
     assert merge.release(highwater, now=1.6) == ["order@10"]
+    assert merge.stats.forced_idle == 1
+
+
+def test_records_known_to_be_unread_are_waited_for_longer_than_the_idle_timeout():
+    merge = merge_with(max_idle_ms=500, max_lag_wait_ms=5_000)
+    merge.add(O0, 0, 10, "order@10")
+    highwater = {O0: 1, C0: 5, R0: 0}.get  # five clicks on the broker, not yet fetched
+    assert merge.release(highwater, now=1.0) == []
+    assert merge.release(highwater, now=4.0) == []  # a slow fetch does not reorder events
+    assert merge.release(highwater, now=6.1) == ["order@10"]
     assert merge.stats.forced_idle == 1
 
 
