@@ -84,7 +84,8 @@ class CustomerValue:
             self.spend_params = spend.params
         self.fits += 1
         if result.notes != self.last_notes:
-            log.info("BG/NBD refit on %d customers: %s (%s)", result.n_customers, result.params, result.notes)
+            report = log.info if result.notes == "interior optimum" else log.warning
+            report("BG/NBD refit on %d customers: %s (%s)", result.n_customers, result.params, result.notes)
             self.last_notes = result.notes
 
     def _arrays(self, now_ts: int, whole_days: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -69,9 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     tail.set_defaults(handler=_alerts_tail)
 
     datasets = commands.add_parser("datasets", help="convert a real data set into an event log")
-    datasets.add_argument("name", help="cdnow")
+    datasets.add_argument("name", help="cdnow, online-retail, womens-reviews, olist, online-shoppers or otto")
     datasets.add_argument("--out", type=Path, required=True, help="event log (.jsonl or .jsonl.gz)")
-    datasets.add_argument("--source", type=Path, help="the data file, if not found automatically")
+    datasets.add_argument("--source", type=Path, help="the data file (for olist its folder)")
     datasets.set_defaults(handler=_datasets)
 
     demo = commands.add_parser("demo", help="embedded broker + worker + generated traffic, with a live summary")
