@@ -121,7 +121,8 @@ def _bound_notes(log_params: NDArray[np.float64]) -> list[str]:
     notes = []
     for name, value, (lo, hi) in zip(("r", "alpha", "a", "b"), log_params, LOG_BOUNDS, strict=True):
         if value >= hi - 1e-6:
-            notes.append(f"{name} at its upper bound {np.exp(hi):.3g} (no dropout visible in the data)")
+            why = " (no dropout visible in the data)" if name in ("a", "b") else ""
+            notes.append(f"{name} at its upper bound {np.exp(hi):.3g}{why}")
         elif value <= lo + 1e-6:
             notes.append(f"{name} at its lower bound {np.exp(lo):.3g}")
     return notes

@@ -53,6 +53,9 @@ def fit(x: ArrayLike, m: ArrayLike, init: GammaGammaParams | None = None) -> Gam
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     keep = (x >= 1) & (m > 0)
     x, m = x[keep], m[keep]
+    if not x.size:  # nobody has ordered twice yet: nothing to fit
+        params = init or GammaGammaParams(*np.exp(START))
+        return GammaGammaFit(params, float("nan"), False, 0)
 
     def objective(log_params: NDArray[np.float64]) -> float:
         return -float(np.mean(log_likelihood(GammaGammaParams(*np.exp(log_params)), x, m)))

@@ -84,7 +84,9 @@ class CustomerValue:
             self.spend_params = spend.params
         self.fits += 1
         if result.notes != self.last_notes:
-            report = log.info if result.notes == "interior optimum" else log.warning
+            # Warn when a fit first leaves the interior optimum; later refits say it at info.
+            was_interior = self.last_notes in ("", "interior optimum")
+            report = log.warning if result.notes != "interior optimum" and was_interior else log.info
             report("BG/NBD refit on %d customers: %s (%s)", result.n_customers, result.params, result.notes)
             self.last_notes = result.notes
 
