@@ -6,21 +6,30 @@ import time
 from typing import Any
 
 import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
+from prometheus_client import CollectorRegistry
 
 from models.checkpoint import restore_or_fresh
 from models.engine import Engine
 from stream.metrics import PulseMetrics
 from stream.pipeline import OutputTopics, Pipeline
 from stream.settings import Settings
+from stream.status import LatestAlerts
 from stream.tablestore import TableStore
 from stream.topics import input_topics, rekey_topic
 
 GAUGE_REFRESH_S = 5.0
 
 
-def build_app(settings: Settings, metrics: PulseMetrics) -> tuple[faust.App, Pipeline]:
-    """Build the Faust app for ``settings`` and the pipeline its agent drives."""
+def build_app(
+    settings: Settings, metrics: PulseMetrics, registry: CollectorRegistry, alerts: LatestAlerts
+) -> tuple[faust.App, Pipeline]:
+    """Build the Faust app for ``settings`` and the pipeline its agent drives.
+
+    Faust's own sensors (messages in and out, table operations, rebalances) report to the
+    same registry, as ``faust_*``.
+    """
     app = faust.App(
         settings.group_id,
         broker=settings.broker,
@@ -36,9 +45,7 @@ def build_app(settings: Settings, metrics: PulseMetrics) -> tuple[faust.App, Pip
         broker_session_timeout=10,
         broker_heartbeat_interval=1,
         stream_wait_empty=False,
-        web_enabled=settings.web_enabled,
-        web_port=settings.metrics_port,
-        web_host="0.0.0.0",
+        web_enabled=False,  # the status page and /metrics have their own small server
         autodiscover=False,
         table_standby_replicas=0,
         # The embedded broker answers ListOffsets(latest) with the base offset of the
@@ -47,6 +54,7 @@ def build_app(settings: Settings, metrics: PulseMetrics) -> tuple[faust.App, Pip
         # and the check refuses to start. The local store is then complete, not ahead.
         recovery_consistency_check=False,
     )
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
     inputs = input_topics(settings)
     source = app.topic(*inputs, key_serializer="raw", value_serializer="raw")
     outputs = OutputTopics(
@@ -59,7 +67,8 @@ def build_app(settings: Settings, metrics: PulseMetrics) -> tuple[faust.App, Pip
     store = TableStore(table)
     suite, _restored = restore_or_fresh(settings.checkpoint_path, settings.horizon_days, settings.seed)
     engine = Engine(settings.engine_config(), states=store, suite=suite)
-    pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms, metrics)
+    metrics.start_at_zero(inputs, engine.config.alert_rules.rules)
+    pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms, metrics, alerts)
     metrics.checkpoint_age.set_function(
         lambda: time.monotonic() - (pipeline.stats.checkpoint_at or pipeline.stats.started_at)
     )

@@ -6,9 +6,14 @@ customer ids, so cardinality stays bounded by topics, reasons, models and metric
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from models.events import REASONS
+
+OUTCOMES = ("scored", "duplicate", "dead_letter", "rekeyed")
 
 #: Event time to emit: seconds for live traffic, up to days for replays of old logs.
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400, 604800)
@@ -26,6 +31,7 @@ class PulseMetrics:
     alerts_held: Gauge
     checkpoint_age: Gauge
     merge_forced: Counter
+    consumer_lag: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "pulse") -> PulseMetrics:
@@ -67,7 +73,27 @@ class PulseMetrics:
                 ["cause"],
                 registry=registry,
             ),
+            consumer_lag=Gauge(
+                f"{prefix}_consumer_lag",
+                "Records on the broker not yet received, per input partition this worker owns.",
+                ["topic", "partition"],
+                registry=registry,
+            ),
         )
+
+    def start_at_zero(self, input_topics: Iterable[str], rules: Iterable[str]) -> None:
+        """Create every known label set at 0, so dashboards and alert rules find each series
+        from the first scrape, before the first dead letter or alert."""
+        for topic in input_topics:
+            for outcome in OUTCOMES:
+                self.events.labels(topic=topic, outcome=outcome)
+        for reason in REASONS:
+            self.dead_letters.labels(reason=reason)
+        for rule in rules:
+            self.alerts.labels(rule=rule)
+            self.alerts_held.labels(rule=rule)
+        for cause in ("idle", "buffer_full"):
+            self.merge_forced.labels(cause=cause)
 
     def set_quality(self, quality: dict[str, dict[str, float]]) -> None:
         for model, figures in quality.items():

@@ -32,6 +32,7 @@ from models.state import Source
 from models.timeutil import now_ms
 from stream.merge import EventTimeMerge, TopicPartition
 from stream.metrics import PulseMetrics
+from stream.status import LatestAlerts
 from stream.tablestore import TableStore, event_context
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,11 @@ class Pipeline:
         input_types: dict[str, str | None],
         max_idle_ms: int,
         metrics: PulseMetrics,
+        latest_alerts: LatestAlerts,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.latest_alerts = latest_alerts
         self.engine = engine
         self.store = store
         self.outputs = outputs
@@ -83,6 +86,7 @@ class Pipeline:
         self.merge: EventTimeMerge[tuple[EventT, Event]] = EventTimeMerge(rank=rank, max_idle_ms=max_idle_ms)
         self.stats = PipelineStats()
         self._lock = asyncio.Lock()
+        self._lag_labels: set[TopicPartition] = set()
 
     # -- checkpoints --------------------------------------------------------------
 
@@ -101,6 +105,19 @@ class Pipeline:
         for (rule, outcome), count in self.engine.alerting.stats.items():
             if outcome == "cooldown":
                 self.metrics.alerts_held.labels(rule=rule).set(count)
+        self._refresh_lag()
+
+    def _refresh_lag(self) -> None:
+        """Broker high watermark minus the next offset to receive, per owned input partition."""
+        shown: set[TopicPartition] = set()
+        for tp in list(self.merge.queues):
+            highwater, position = self._highwater(tp), self.merge.next_offset.get(tp)
+            if highwater is not None and position is not None:
+                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(highwater - position)
+                shown.add(tp)
+        for tp in self._lag_labels - shown:  # revoked: its new owner reports it
+            self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+        self._lag_labels = shown
 
     # -- partition lifecycle ------------------------------------------------------
 
@@ -199,6 +216,7 @@ class Pipeline:
             self.stats.scores += output.kind == "score"
             if output.kind == "alert":
                 self.metrics.alerts.labels(rule=output.value["rule"]).inc()
+                self.latest_alerts.add(output.value)
 
     async def _learn_start_positions(self) -> None:
         """Ask the consumer where each partition that has delivered nothing starts."""

@@ -33,7 +33,6 @@ class Settings:
     topic_prefix: str = ""
     app_id: str = "customer-pulse"
     metrics_port: int = 9108
-    web_enabled: bool = False
     horizon_days: int = 90
     seed: int = 42
     batch_size: int = 1000
@@ -113,28 +112,13 @@ def _convert(name: str, raw: Any, where: str) -> Any:
             if isinstance(raw, bool):
                 raise ValueError(raw)
             return int(raw)
-        if kind in ("bool", bool):
-            return _to_bool(raw)
         if kind in ("Path", Path, "Path | None"):
             return Path(str(raw))
     except ValueError as exc:
-        raise ConfigError(
-            f"{where} must be {'an integer' if kind in ('int', int) else 'true or false'}, got {raw!r}"
-        ) from exc
+        raise ConfigError(f"{where} must be an integer, got {raw!r}") from exc
     if not isinstance(raw, str):
         raise ConfigError(f"{where} must be a string, got {raw!r}")
     return raw
-
-
-def _to_bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

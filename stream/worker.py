@@ -6,12 +6,13 @@ import asyncio
 import logging
 
 import faust
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from models.errors import ConfigError
 from stream.app import build_app
 from stream.metrics import PulseMetrics
 from stream.settings import Settings
+from stream.status import LatestAlerts, serve
 from stream.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -24,11 +25,12 @@ def run_worker(settings: Settings) -> None:
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
     registry = CollectorRegistry()
-    app, _pipeline = build_app(settings, PulseMetrics.create(registry))
+    alerts = LatestAlerts()
+    app, _pipeline = build_app(settings, PulseMetrics.create(registry), registry, alerts)
     try:
-        start_http_server(settings.metrics_port, registry=registry)
+        serve(settings.metrics_port, registry, alerts)
     except OSError as exc:
         raise ConfigError(f"PULSE_METRICS_PORT={settings.metrics_port}: cannot serve metrics ({exc.strerror})") from exc
-    log.info("metrics on http://localhost:%d/metrics", settings.metrics_port)
+    log.info("status page on http://localhost:%d/, metrics on /metrics", settings.metrics_port)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, loop=loop)
     worker.execute_from_commandline()

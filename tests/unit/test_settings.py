@@ -30,7 +30,7 @@ def test_environment_overrides_and_prefix():
         ({"PULSE_PARTITIONS": "0"}, "PULSE_PARTITIONS must be at least 1"),
         ({"PULSE_METRICS_PORT": "70000"}, "PULSE_METRICS_PORT"),
         ({"PULSE_BROKER": "localhost:9092"}, "kafka://host:port"),
-        ({"PULSE_WEB_ENABLED": "maybe"}, "true or false"),
+        ({"PULSE_SEED": "forty-two"}, "PULSE_SEED must be an integer, got 'forty-two'"),
     ],
 )
 def test_bad_values_name_the_variable(env, fragment):
@@ -40,9 +40,9 @@ def test_bad_values_name_the_variable(env, fragment):
 
 def test_toml_file_with_env_precedence(tmp_path):
     config = tmp_path / "pulse.toml"
-    config.write_text('partitions = 4\ntopic_prefix = "a-"\nweb_enabled = true\n')
+    config.write_text('partitions = 4\ntopic_prefix = "a-"\nseed = 7\n')
     settings = Settings.from_env({"PULSE_CONFIG": str(config), "PULSE_TOPIC_PREFIX": "b-"})
-    assert (settings.partitions, settings.topic_prefix, settings.web_enabled) == (4, "b-", True)
+    assert (settings.partitions, settings.topic_prefix, settings.seed) == (4, "b-", 7)
 
 
 @pytest.mark.parametrize(
