@@ -1,12 +1,20 @@
-"""Event logs on disk: JSONL, plain or gzip, one event a line with its ``type``.
+"""Event logs on disk: JSONL or CSV, plain or gzip, one event a line with its ``type``.
 
-Reading never fails on a bad line: lines are handed out raw with their line number so
-the caller can validate each and dead-letter the bad ones.
+Reading never fails on a bad line: lines are handed out raw (as JSON) with their line
+number so the caller can validate each and dead-letter the bad ones.
+
+A CSV log (``.csv`` or ``.csv.gz``) has a header naming event fields (``type``,
+``event_id``, ``customer_id``, ``ts``, ...); empty cells are left out, and ``amount``,
+``items`` and ``rating`` are read as numbers when they look like numbers (otherwise they
+stay text and the event is dead-lettered with the reason).
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -34,8 +42,23 @@ def open_log(path: Path, mode: str = "rb") -> IO[bytes]:
     return handle
 
 
+NUMERIC_FIELDS = ("amount", "items", "rating")
+_NUMBER = re.compile(r"^-?\d+(\.\d*)?([eE][-+]?\d+)?$")
+
+
+def is_csv(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith(".csv")
+
+
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line_number, raw_line)`` for every non-blank line, numbered from 1."""
+    """Yield ``(line_number, raw_line)`` for every non-blank line, numbered from 1.
+
+    For a CSV log the number is the row's line in the file (the header is line 1) and
+    the raw line is the row as a JSON object.
+    """
+    if is_csv(path):
+        yield from _csv_rows(path)
+        return
     with open_log(path) as handle:
         try:
             for number, line in enumerate(handle, start=1):
@@ -55,3 +78,20 @@ def write_log(path: Path, events: Iterable[dict[str, Any]]) -> int:
             handle.write(b"\n")
             count += 1
     return count
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, bytes]]:
+    with open_log(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as text:
+        try:
+            reader = csv.DictReader(text)
+            for row in reader:
+                event = {name: value for name, value in row.items() if name and value not in ("", None)}
+                for name in NUMERIC_FIELDS:
+                    value = event.get(name)
+                    if isinstance(value, str) and _NUMBER.match(value.strip()):
+                        number = float(value)
+                        event[name] = int(number) if number.is_integer() and name != "amount" else number
+                if event:
+                    yield reader.line_num, dumps(event)
+        except (OSError, EOFError, csv.Error) as exc:
+            raise ConfigError(f"event log {path} is truncated or corrupt: {exc}") from exc

@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--truth", type=Path, help="ground truth side file (JSON)")
     generate.set_defaults(handler=_generate)
 
+    replay = commands.add_parser("replay", help="produce an event log into the input topics")
+    replay.add_argument("log", type=Path, help="event log: JSONL or CSV, plain or gzip")
+    replay.add_argument("--speed", default="max", help="'max' (default), or N: event time N times faster")
+    replay.add_argument("--from", dest="start", help="only events at or after this ISO time")
+    replay.add_argument("--to", dest="end", help="only events before this ISO time")
+    replay.add_argument("--topic-prefix", help="prefix of the topics to produce to (default PULSE_TOPIC_PREFIX)")
+    replay.add_argument("--resume-from", type=int, default=1, metavar="LINE", help="first line to send")
+    replay.set_defaults(handler=_replay)
+
     backtest = commands.add_parser("backtest", help="run an event log through the engine in-process")
     backtest.add_argument("log", type=Path)
     backtest.add_argument("--scores-out", type=Path, help="score records (JSONL, .gz for gzip)")
@@ -120,6 +129,43 @@ def _generate(args: argparse.Namespace) -> int:
     if args.truth:
         write_truth(truth, args.truth)
     print(f"wrote {count} events for {args.customers} customers over {args.days} days to {args.out}")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from models.errors import ConfigError
+    from models.eventlog import iter_lines
+    from models.timeutil import TimestampError, parse_ts
+    from stream.replay import Progress, ReplayOptions, replay
+    from stream.topics import ensure_topics
+
+    settings = Settings.from_env()
+    if args.topic_prefix is not None:
+        settings = replace(settings, topic_prefix=args.topic_prefix)._validated()
+    try:
+        speed = None if args.speed == "max" else float(args.speed)
+        if speed is not None and not speed > 0:
+            raise ValueError(args.speed)
+    except ValueError:
+        raise ConfigError(f"--speed must be 'max' or a positive number, got {args.speed!r}") from None
+    try:
+        start = parse_ts(args.start) if args.start else None
+        end = parse_ts(args.end) if args.end else None
+    except TimestampError as exc:
+        raise ConfigError(f"--from/--to: {exc}") from exc
+    if args.resume_from < 1:
+        raise ConfigError(f"--resume-from must be a line number (1 or more), got {args.resume_from}")
+    total = sum(1 for _ in iter_lines(args.log))
+    options = ReplayOptions(speed=speed, start_ts=start, end_ts=end, resume_from=args.resume_from)
+
+    async def run() -> str:
+        await ensure_topics(settings)
+        result = await replay(args.log, settings, options, Progress(total))
+        return result.summary()
+
+    print(asyncio.run(run()))
     return 0
 
 

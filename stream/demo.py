@@ -95,7 +95,7 @@ class Demo:
             await ensure_topics(settings)
             worker = self._start_worker(settings, workdir)
             print(f"customer-pulse demo: broker {broker.url}, worker pid {worker.pid}, logs in {workdir}")
-            print(f"metrics: http://localhost:{settings.metrics_port}/metrics")
+            print(f"status page: http://localhost:{settings.metrics_port}/  (metrics: /metrics)")
             print(
                 f"sending {self.config.customers} generated customers over {self.config.days} days at "
                 f"{self.rate:,.0f} events/s; Ctrl-C to stop",
