@@ -16,6 +16,7 @@ from river import metrics, utils
 from scipy.stats import rankdata, spearmanr
 
 DEFAULT_WINDOW = 5_000
+CALIBRATION_BINS = 10
 
 
 @dataclass
@@ -27,17 +28,32 @@ class ClassifierQuality:
     roc_auc: metrics.RollingROCAUC = field(init=False)
     log_loss: Any = field(init=False)  # utils.Rolling wraps the metric untyped
     accuracy: Any = field(init=False)
+    #: Since the start, per tenth of probability: [predictions, their sum, positives].
+    calibration: list[list[float]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.roc_auc = metrics.RollingROCAUC(window_size=self.window)
         self.log_loss = utils.Rolling(metrics.LogLoss, window_size=self.window)
         self.accuracy = utils.Rolling(metrics.Accuracy, window_size=self.window)
+        self.calibration = [[0.0, 0.0, 0.0] for _ in range(CALIBRATION_BINS)]
 
     def update(self, label: bool, probability: float) -> None:
         self.count += 1
         self.roc_auc.update(label, probability)
         self.log_loss.update(label, probability)
         self.accuracy.update(label, probability >= 0.5)
+        cell = self.calibration[min(int(probability * CALIBRATION_BINS), CALIBRATION_BINS - 1)]
+        cell[0] += 1
+        cell[1] += probability
+        cell[2] += bool(label)
+
+    def calibration_table(self) -> list[dict[str, float]]:
+        """Mean predicted probability against the observed rate, per non-empty tenth."""
+        return [
+            {"bin": index / CALIBRATION_BINS, "n": n, "predicted": total / n, "observed": positives / n}
+            for index, (n, total, positives) in enumerate(self.calibration)
+            if n
+        ]
 
     def report(self) -> dict[str, float]:
         if not self.count:

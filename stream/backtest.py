@@ -29,6 +29,7 @@ from models.records import dead_letter, state_view
 from models.state import Source
 from models.timeutil import now_ms
 from stream.pipeline import TOPIC_RANK
+from stream.report import ReportCollector, write_report
 from stream.settings import Settings
 from stream.snapshot import write_snapshot
 from stream.topics import INPUT_TYPES
@@ -57,6 +58,7 @@ class BacktestResult:
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: (rule, "sent" | "cooldown") -> count, from the engine's alerting
     alert_outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    report: Path | None = None
 
     @property
     def valid(self) -> int:
@@ -120,6 +122,7 @@ def run_backtest(
     state_out: Path | None = None,
     snapshot: tuple[int, Path] | None = None,
     alerts_out: Path | None = None,
+    report_dir: Path | None = None,
 ) -> BacktestResult:
     """Run ``log_path`` through a fresh engine; write the requested outputs.
 
@@ -129,6 +132,7 @@ def run_backtest(
     result = BacktestResult()
     started = time.perf_counter()
     engine = Engine(settings.engine_config())
+    report = ReportCollector(engine, log_path.name) if report_dir is not None else None
     with ExitStack() as stack:
         scores = stack.enter_context(open_log(scores_out, "wb")) if scores_out else None
         dlq = stack.enter_context(open_log(dlq_out, "wb")) if dlq_out else None
@@ -138,7 +142,10 @@ def run_backtest(
             if snapshot is not None and queued.event.ts > snapshot[0]:
                 result.snapshot_rows, result.snapshot_models = write_snapshot(engine, *snapshot)
                 snapshot = None
-            for output in engine.process(queued.event, queued.source):
+            outputs = engine.process(queued.event, queued.source)
+            if report is not None:
+                report.observe(queued.event, outputs)
+            for output in outputs:
                 if output.kind == "alert":
                     result.alerts[(output.value["ts"][:10], output.value["rule"])] += 1
                     if alerts is not None:
@@ -158,6 +165,8 @@ def run_backtest(
             for customer_id in sorted(engine.states):
                 _write_line(handle, {"customer_id": customer_id, **state_view(engine.states[customer_id])})
     result.seconds = time.perf_counter() - started
+    if report is not None and report_dir is not None:
+        result.report = write_report(report_dir, report.finish())
     return result
 
 

@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--snapshot-out", type=Path, help="snapshot CSV: every score and state field per customer")
     backtest.add_argument("--rules", type=Path, help="alert rule file (default PULSE_ALERT_RULES or the packaged one)")
     backtest.add_argument("--alerts-out", type=Path, help="alert records the rules would have sent (JSONL)")
+    backtest.add_argument("--report", type=Path, metavar="DIR", help="write report.html and metrics.json here")
     backtest.set_defaults(handler=_backtest)
 
     alerts = commands.add_parser("alerts", help="work with the customer-alerts topic")
@@ -190,9 +191,18 @@ def _backtest(args: argparse.Namespace) -> int:
         except TimestampError as exc:
             raise ConfigError(f"--snapshot-at: {exc}") from exc
     result = run_backtest(
-        args.log, settings, args.scores_out, args.dlq_out, args.state_out, snapshot, alerts_out=args.alerts_out
+        args.log,
+        settings,
+        args.scores_out,
+        args.dlq_out,
+        args.state_out,
+        snapshot,
+        alerts_out=args.alerts_out,
+        report_dir=args.report,
     )
     print(result.summary())
+    if result.report is not None:
+        print(f"report: {result.report} (and metrics.json beside it)")
     return 0
 
 
