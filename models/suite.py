@@ -17,11 +17,12 @@ from models.census import Census
 from models.churn import ChurnModel
 from models.clv import ClvCorrector
 from models.evaluation import ClassifierQuality, RegressorQuality
-from models.events import Click, Event, Order
+from models.events import Click, Event, Order, Review
 from models.features import churn_features, click_burst_features, describe, order_anomaly_features, session_features
 from models.labels import PendingLabels, Snapshot
 from models.propensity import OpenSession, OpenSessions, PropensityModel
 from models.segments import RfmCuts, customer_segment
+from models.sentiment import SentimentModel, customer_sentiment, positive_label
 from models.state import CustomerState
 from models.value import CustomerValue
 
@@ -64,6 +65,8 @@ class ModelSuite:
     open_sessions: OpenSessions = field(default_factory=OpenSessions)
     propensity_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
     rfm_cuts: RfmCuts | None = None
+    sentiment: SentimentModel = field(default_factory=SentimentModel)
+    sentiment_quality: ClassifierQuality = field(default_factory=ClassifierQuality)
 
     def __post_init__(self) -> None:
         self.order_anomaly = AnomalyDetector(warm_up=300, seed=self.seed)
@@ -108,6 +111,7 @@ class ModelSuite:
             scores["purchase_propensity"] = self._propensity(state, event)
         else:
             scores["purchase_propensity"] = None
+        scores["review_sentiment"] = self._sentiment(state, event) if isinstance(event, Review) else None
         scores.update(self.scores_at(state, event.ts))
         scores["previous_segment"] = state.segment
         scores["segment_changed"] = scores["segment"] != state.segment
@@ -121,6 +125,16 @@ class ModelSuite:
         x = session_features(state, click.ts)
         score = self.propensity.score(x)
         self.open_sessions.on_click(click.customer_id, click.session_id, click.ts, state.session_clicks, (x, score))
+        return score
+
+    def _sentiment(self, state: CustomerState, review: Review) -> float | None:
+        """Score the text, judge the score by the rating, then learn; fold it into the customer's."""
+        score = self.sentiment.predict_then_learn(review.text, review.rating)
+        label = positive_label(review.rating)
+        if score is not None:
+            if label is not None:
+                self.sentiment_quality.update(label, score)
+            state.sentiment = customer_sentiment(state.sentiment, score)
         return score
 
     def _learn_session(self, session: OpenSession, converted: bool) -> None:
@@ -174,7 +188,12 @@ class ModelSuite:
             if corrected is not None:
                 value = {**value, "clv_h": corrected}
         segment = customer_segment(self.rfm_cuts, state, ts)
-        return {**self._churn(x, value), **_value_scores(value, x), "segment": segment}
+        return {
+            **self._churn(x, value),
+            **_value_scores(value, x),
+            "segment": segment,
+            "sentiment": None if state.sentiment is None else round(state.sentiment, 4),
+        }
 
     def rescore(self, state: CustomerState, event: Event) -> dict[str, Any]:
         """Scores for an event already applied (redelivered), learning and recording nothing.
@@ -186,6 +205,7 @@ class ModelSuite:
             "anomaly": None,
             "anomaly_threshold": None,
             "purchase_propensity": propensity,
+            "review_sentiment": None,
             **self.scores_at(state, event.ts),
             "previous_segment": state.segment,
             "segment_changed": False,
@@ -266,6 +286,7 @@ class ModelSuite:
             },
             "expected_orders_h": self.orders_quality.report(),
             "purchase_propensity": self.propensity_quality.report(),
+            "review_sentiment": self.sentiment_quality.report(),
             "clv_h": {**self.clv_quality.report(), "published": float(self.clv_champion == "base")},
             "clv_h_corrected": {
                 **self.corrected_clv_quality.report(),
