@@ -5,14 +5,14 @@ puts every buyer seen so far in a segment with the cut points the engine holds t
 Prints the size of each group per month and the share of buyers whose group changed
 since the previous month end (buyers present at both).
 
-    pulse datasets online-retail --out retail.jsonl.gz
-    python bench/segments_retail.py retail.jsonl.gz
+    python bench/segments_retail.py [LOG]    (default: pulse datasets online-retail, converted now)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from models.eventlog import iter_lines
 from models.events import decode_event
 from models.segments import SEGMENTS, customer_segment
 from models.timeutil import to_iso
+from stream.datasets import online_retail
 
 
 def month_end_after(ts: int) -> int:
@@ -44,14 +45,23 @@ def segments_at(engine: Engine, ts: int) -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("log", type=Path)
+    parser.add_argument("log", type=Path, nargs="?", help="an order log (default: Online Retail, converted now)")
     args = parser.parse_args()
+    if args.log is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            args.log = Path(tmp) / "online-retail.jsonl.gz"
+            print(online_retail.convert(args.log).summary(args.log))
+            return report(args.log)
+    return report(args.log)
+
+
+def report(log: Path) -> int:
     engine = Engine()
     started = time.perf_counter()
     months: list[tuple[int, dict[str, str]]] = []
     boundary: int | None = None
     events = 0
-    for _number, raw in iter_lines(args.log):
+    for _number, raw in iter_lines(log):
         event = decode_event(raw)
         if boundary is None:
             boundary = month_end_after(event.ts)
@@ -61,7 +71,7 @@ def main() -> int:
         engine.process(event)
         events += 1
     seconds = time.perf_counter() - started
-    print(f"{args.log.name}: {events:,} events, {len(engine.states):,} customers, {seconds:.1f} s")
+    print(f"{log.name}: {events:,} events, {len(engine.states):,} customers, {seconds:.1f} s")
     print(f"{'month end':<12}" + "".join(f"{name:>16}" for name in SEGMENTS) + f"{'changed':>10}")
     previous: dict[str, str] = {}
     for ts, groups in months:
