@@ -73,8 +73,8 @@ class SentimentModel:
 
     >>> model = SentimentModel(warm_up=4)
     >>> for _ in range(20):
-    ...     model.learn("love it, great quality", 5)
-    ...     model.learn("poor quality, very disappointed", 1)
+    ...     _ = model.learn("love it, great quality", 5)
+    ...     _ = model.learn("poor quality, very disappointed", 1)
     >>> model.predict("great, love it") > 0.5 > model.predict("disappointed, poor")
     True
     """
