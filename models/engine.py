@@ -15,6 +15,7 @@ from typing import Any
 from models.alert_rules import RuleSet, load_rules
 from models.alerts import Alerting
 from models.events import Event
+from models.privacy import Pseudonymiser
 from models.records import score_record
 from models.scores import state_scores
 from models.state import CustomerState, Source
@@ -31,6 +32,8 @@ class EngineConfig:
     #: How far behind the newest event time labels are closed, for slightly late events.
     label_lateness_ms: int = MS_PER_HOUR
     alert_rules: RuleSet = field(default_factory=load_rules)
+    #: HMAC key for pseudonymous customer ids in every output; empty: ids as they came.
+    pseudonymise_key: bytes = field(default=b"", repr=False)
 
 
 @dataclass(slots=True)
@@ -48,6 +51,7 @@ class EngineStats:
 
     events: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
+    erased: int = 0
 
 
 class Engine:
@@ -69,6 +73,8 @@ class Engine:
         self.stats = EngineStats()
         self.watermark_ts: int | None = None
         self.alerting = Alerting(self.config.alert_rules, self.config.horizon_days)
+        key = self.config.pseudonymise_key
+        self.pseudonymiser = Pseudonymiser(key) if key else None
 
     def process(self, event: Event, source: Source | None = None, emitted_at: int | None = None) -> list[Output]:
         """Apply ``event`` once; return the score record for its customer and any alerts.
@@ -92,9 +98,26 @@ class Engine:
             alerts = self.alerting.replay(state, event, stamp)
         else:
             scores, alerts = self._apply(state, event, source, stamp)
-        outputs = [Output("score", event.customer_id, score_record(state, event, scores, stamp))]
-        outputs.extend(Output("alert", event.customer_id, alert) for alert in alerts)
+        if self.pseudonymiser is None:
+            outputs = [Output("score", event.customer_id, score_record(state, event, scores, stamp))]
+            outputs.extend(Output("alert", event.customer_id, alert) for alert in alerts)
+            return outputs
+        alias = self.pseudonymiser.pseudonym(event.customer_id)
+        outputs = [Output("score", alias, self.pseudonymiser.score(score_record(state, event, scores, stamp), alias))]
+        outputs.extend(Output("alert", alias, self.pseudonymiser.alert(alert, alias)) for alert in alerts)
         return outputs
+
+    def forget(self, customer_id: str) -> str:
+        """Erase a customer: its state, its alert memory and the models' per-customer data.
+
+        Returns the key its records were published under, for the tombstone that makes
+        compacted copies and downstream stores drop the customer too. Events of the
+        customer processed later start a new, empty history.
+        """
+        self.states.pop(customer_id, None)
+        self.suite.forget(customer_id)
+        self.stats.erased += 1
+        return self.pseudonymiser.pseudonym(customer_id) if self.pseudonymiser else customer_id
 
     def _apply(
         self, state: CustomerState, event: Event, source: Source | None, stamp: int

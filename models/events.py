@@ -124,6 +124,28 @@ def parse_event(obj: Mapping[str, Any], expected_type: str | None = None) -> Eve
     return _PARSERS[kind](obj)
 
 
+def decode_erasure(raw: bytes, key: bytes | None) -> str:
+    """The customer id of an erasure request: ``{"customer_id": ...}`` keyed by that id.
+
+    The key must match: it decides the partition, and so which worker holds the state.
+
+    >>> decode_erasure(b'{"customer_id": "c1"}', b"c1")
+    'c1'
+    """
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent("too_large", f"request is {len(raw)} bytes, the limit is {MAX_EVENT_BYTES}")
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent("invalid_json", f"not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise InvalidEvent("not_an_object", f"an erasure request must be a JSON object, got {type(obj).__name__}")
+    customer_id = _ident(obj, "customer_id")
+    if key != customer_id.encode():
+        raise InvalidEvent("invalid_value", "an erasure request must be keyed by its customer_id")
+    return customer_id
+
+
 def _loads(raw: bytes) -> Any:
     """Parse JSON strictly, refining the reason when a lenient parse sees more.
 

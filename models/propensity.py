@@ -111,6 +111,14 @@ class OpenSessions:
         self.size -= 1
         return session
 
+    def forget(self, customer_id: str) -> None:
+        """Drop a customer's open sessions and their deadlines, unlabelled (erasure)."""
+        sessions = self.by_customer.pop(customer_id, None)
+        if sessions:
+            self.size -= len(sessions)
+            self._deadlines = [entry for entry in self._deadlines if entry[1] != customer_id]
+            heapq.heapify(self._deadlines)
+
     def _drop_oldest(self) -> None:
         while self._deadlines:
             if self._pop_due() is not None:

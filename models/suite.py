@@ -239,6 +239,17 @@ class ModelSuite:
             self._learn_session(session, converted)
         self.value.maybe_refit(watermark)
 
+    def forget(self, customer_id: str) -> None:
+        """Erase everything the models keep about one customer.
+
+        Pending label snapshots, open sessions, the census copy and the BG/NBD book go;
+        what the models learned from them stays, as weights that name nobody.
+        """
+        self.labels.forget(customer_id)
+        self.open_sessions.forget(customer_id)
+        self.census.forget(customer_id)
+        self.value.forget(customer_id)
+
     def _learn(self, snapshot: Snapshot) -> None:
         """Score each prediction of a closed snapshot against its truth, then learn from it."""
         predictions, churned = snapshot.predictions, snapshot.churned

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer
 
 from models.alert_rules import RULE_FIELDS
 from models.errors import ConfigError
+from stream.security import kafka_options
 from stream.settings import Settings
 
 SEVERITY_MARKS = {"critical": "!!", "warning": "! ", "info": "  "}
@@ -39,6 +40,7 @@ async def tail(
     consumer = AIOKafkaConsumer(
         settings.topic("customer-alerts"),
         bootstrap_servers=settings.bootstrap_servers,
+        **kafka_options(settings),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
         group_id=None,

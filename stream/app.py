@@ -13,11 +13,12 @@ from prometheus_client import CollectorRegistry
 from models.checkpoint import restore_or_fresh
 from models.engine import Engine
 from stream.metrics import PulseMetrics
-from stream.pipeline import OutputTopics, Pipeline
+from stream.pipeline import Erasure, OutputTopics, Pipeline
+from stream.security import faust_credentials
 from stream.settings import Settings
 from stream.status import LatestAlerts
 from stream.tablestore import TableStore
-from stream.topics import input_topics, rekey_topic
+from stream.topics import erasure_topic, input_topics, rekey_topic
 
 GAUGE_REFRESH_S = 5.0
 
@@ -33,6 +34,7 @@ def build_app(
     app = faust.App(
         settings.group_id,
         broker=settings.broker,
+        broker_credentials=faust_credentials(settings),
         store="rocksdb://",
         datadir=str(settings.data_dir / "faust"),
         topic_partitions=settings.partitions,
@@ -56,7 +58,8 @@ def build_app(
     )
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
     inputs = input_topics(settings)
-    source = app.topic(*inputs, key_serializer="raw", value_serializer="raw")
+    erasure = Erasure(erasure_topic(settings), settings.checkpoint_path)
+    source = app.topic(*inputs, erasure.topic, key_serializer="raw", value_serializer="raw")
     outputs = OutputTopics(
         scores=app.topic(settings.topic("customer-scores"), key_serializer="raw", value_serializer="raw"),
         alerts=app.topic(settings.topic("customer-alerts"), key_serializer="raw", value_serializer="raw"),
@@ -68,7 +71,7 @@ def build_app(
     suite, _restored = restore_or_fresh(settings.checkpoint_path, settings.horizon_days, settings.seed)
     engine = Engine(settings.engine_config(), states=store, suite=suite)
     metrics.start_at_zero(inputs, engine.config.alert_rules.rules)
-    pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms, metrics, alerts)
+    pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms, metrics, alerts, erasure)
     metrics.checkpoint_age.set_function(
         lambda: time.monotonic() - (pipeline.stats.checkpoint_at or pipeline.stats.started_at)
     )

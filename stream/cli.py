@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("--max", type=int, help="stop after this many alerts")
     tail.set_defaults(handler=_alerts_tail)
 
+    forget = commands.add_parser("forget", help="erase a customer from the workers' state and models")
+    forget.add_argument("customer_id")
+    forget.add_argument(
+        "--wait", type=float, default=60.0, metavar="S", help="seconds to wait for a worker to confirm (0: do not wait)"
+    )
+    forget.set_defaults(handler=_forget)
+
     datasets = commands.add_parser("datasets", help="convert a real data set into an event log")
     datasets.add_argument("name", help="cdnow, online-retail, womens-reviews, olist, online-shoppers or otto")
     datasets.add_argument("--out", type=Path, required=True, help="event log (.jsonl or .jsonl.gz)")
@@ -115,9 +122,12 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from stream.security import redact_logs
     from stream.worker import run_worker
 
-    run_worker(Settings.from_env())
+    settings = Settings.from_env()
+    redact_logs(settings)
+    run_worker(settings)
     return 0
 
 
@@ -204,6 +214,12 @@ def _backtest(args: argparse.Namespace) -> int:
     if result.report is not None:
         print(f"report: {result.report} (and metrics.json beside it)")
     return 0
+
+
+def _forget(args: argparse.Namespace) -> int:
+    from stream.forget import run_forget
+
+    return run_forget(Settings.from_env(), args.customer_id, args.wait)
 
 
 def _alerts_tail(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from models.generator import GeneratorConfig, generate
 from stream.broker import EmbeddedBroker, die_with_parent, terminate
 from stream.producer import produce, topic_and_payload
+from stream.security import kafka_options
 from stream.settings import Settings
 from stream.topics import ensure_topics
 
@@ -150,7 +151,11 @@ class Demo:
     async def _watch(self, settings: Settings, worker: subprocess.Popen[bytes]) -> None:
         kinds = {settings.topic("customer-scores"): "score", settings.topic("events-dlq"): "dlq"}
         consumer = AIOKafkaConsumer(
-            *kinds, bootstrap_servers=settings.bootstrap_servers, group_id=None, auto_offset_reset="earliest"
+            *kinds,
+            bootstrap_servers=settings.bootstrap_servers,
+            **kafka_options(settings),
+            group_id=None,
+            auto_offset_reset="earliest",
         )
         await consumer.start()
         try:

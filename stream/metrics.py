@@ -38,7 +38,7 @@ class PulseMetrics:
         return cls(
             events=Counter(
                 f"{prefix}_events",
-                "Input events by topic and outcome (scored, duplicate, dead_letter, rekeyed).",
+                "Input events by topic and outcome (scored, duplicate, dead_letter, rekeyed, erased).",
                 ["topic", "outcome"],
                 registry=registry,
             ),

@@ -6,7 +6,8 @@ Per batch of consumed events:
    keyed by something other than their customer id go to the re-key topic;
 2. hold the valid ones in the event-time merge (their offsets stay uncommitted);
 3. feed released events to the engine, send its records, write each changed customer
-   once, then ack, so Faust commits an offset only after its effects are produced.
+   once, then ack, so Faust commits an offset only after its effects are produced;
+4. apply erasure requests of the batch, after the events released before them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from faust.types import TP, AppT, EventT, TopicT
 from models.checkpoint import checkpoint_bytes, write_atomically
 from models.engine import Engine, Output
 from models.errors import InvalidEvent
-from models.events import Event, decode_event, event_to_dict
+from models.events import Event, decode_erasure, decode_event, event_to_dict
 from models.jsonio import dumps
 from models.records import dead_letter
 from models.state import Source
@@ -61,6 +62,14 @@ class OutputTopics:
     rekey: TopicT
 
 
+@dataclass(frozen=True)
+class Erasure:
+    """Where erasure requests come from and where the models are saved after one."""
+
+    topic: str
+    checkpoint_path: Path
+
+
 class Pipeline:
     """Owns the engine of one worker and drives it from the input topics."""
 
@@ -74,8 +83,11 @@ class Pipeline:
         max_idle_ms: int,
         metrics: PulseMetrics,
         latest_alerts: LatestAlerts,
+        erasure: Erasure,
     ) -> None:
         self.app = app
+        self.erasure = erasure
+        self._erasures: list[tuple[EventT, str]] = []
         self.metrics = metrics
         self.latest_alerts = latest_alerts
         self.engine = engine
@@ -93,8 +105,15 @@ class Pipeline:
     async def checkpoint(self, path: Path) -> None:
         """Save the models: serialised between batches, written to disk off the event loop."""
         async with self._lock:
-            events = sum(self.engine.stats.events.values())
-            _info, data = checkpoint_bytes(self.engine.suite, events, now_ms())
+            data = self._checkpoint_bytes()
+        await self._write_checkpoint(path, data)
+
+    def _checkpoint_bytes(self) -> bytes:
+        events = sum(self.engine.stats.events.values())
+        _info, data = checkpoint_bytes(self.engine.suite, events, now_ms())
+        return data
+
+    async def _write_checkpoint(self, path: Path, data: bytes) -> None:
         await asyncio.get_running_loop().run_in_executor(None, write_atomically, path, data)
         self.stats.checkpoint_at = time.monotonic()
 
@@ -139,6 +158,8 @@ class Pipeline:
             for event in events:
                 await self._receive(event)
             await self._drain()
+            if self._erasures:
+                await self._erase()
 
     async def tick(self) -> None:
         """Release events that were waiting on an idle partition (called by a timer)."""
@@ -151,6 +172,9 @@ class Pipeline:
         tp = TopicPartition(message.topic, message.partition)
         self.stats.consumed[message.topic] += 1
         raw = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
+        if message.topic == self.erasure.topic:
+            await self._receive_erasure(faust_event, raw)
+            return
         try:
             event = decode_event(raw, self.input_types.get(message.topic))
         except InvalidEvent as exc:
@@ -167,12 +191,47 @@ class Pipeline:
         message.incref()  # held past take_events' ack until the merge releases it
         self.merge.add(tp, message.offset, event.ts, (faust_event, event))
 
+    async def _receive_erasure(self, faust_event: EventT, raw: bytes) -> None:
+        message = faust_event.message
+        try:
+            customer_id = decode_erasure(raw, message.key)
+        except InvalidEvent as exc:
+            self.metrics.events.labels(topic=message.topic, outcome="dead_letter").inc()
+            self.metrics.dead_letters.labels(reason=exc.reason).inc()
+            await self._dead_letter(exc, raw, message.topic, message.partition, message.offset, message.key)
+            return
+        message.incref()  # acked once the erasure is done
+        self._erasures.append((faust_event, customer_id))
+
+    async def _erase(self) -> None:
+        """Apply the batch's erasure requests, publish tombstones, then save the models at once.
+
+        The models' checkpoint on disk is rewritten before the requests are acked, so a
+        copy of the customer's per-customer model data outlives the request by no more
+        than one checkpoint write.
+        """
+        erasures, self._erasures = self._erasures, []
+        for faust_event, customer_id in erasures:
+            with event_context(faust_event):  # the state's changelog partition is the request's
+                published_key = self.engine.forget(customer_id)
+            await self.outputs.scores.send(key=published_key.encode(), value=None)
+            self.metrics.events.labels(topic=faust_event.message.topic, outcome="erased").inc()
+        await self._write_checkpoint(self.erasure.checkpoint_path, self._checkpoint_bytes())
+        for faust_event, _ in erasures:
+            faust_event.ack()
+        log.info("erased %d customer(s) on request", len(erasures))
+
     async def _dead_letter(
         self, exc: InvalidEvent, raw: bytes, topic: str, partition: int, offset: int, key: Any
     ) -> None:
         self.stats.dead_letters[exc.reason] += 1
         record = dead_letter(exc.reason, exc.message, raw, topic, partition, offset, now_ms())
-        await self.outputs.dlq.send(key=key if isinstance(key, bytes) else None, value=dumps(record))
+        key = key if isinstance(key, bytes) else None
+        pseudonymiser = self.engine.pseudonymiser
+        if pseudonymiser is not None:
+            record = pseudonymiser.dead_letter(record)
+            key = pseudonymiser.pseudonym(key.decode(errors="replace")).encode() if key is not None else None
+        await self.outputs.dlq.send(key=key, value=dumps(record))
 
     async def _rekey(self, event: Event) -> None:
         self.stats.rekeyed += 1

@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from models.jsonio import dumps
+from stream.security import kafka_options
 from stream.settings import Settings
 from stream.topics import INPUT_TYPES
 
@@ -28,7 +29,7 @@ def topic_and_payload(event: dict[str, Any], settings: Settings) -> tuple[str, b
 
 def producer_for(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     options: dict[str, Any] = {"linger_ms": 5, "max_batch_size": 256 * 1024, "acks": "all", **overrides}
-    return AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, **options)
+    return AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, **kafka_options(settings), **options)
 
 
 async def produce(

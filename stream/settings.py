@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,39 @@ from models.engine import EngineConfig
 from models.errors import ConfigError
 
 PREFIX = "PULSE_"
-TOPIC_NAMES = ("orders", "clicks", "reviews", "customer-scores", "customer-alerts", "events-dlq")
+TOPIC_NAMES = ("orders", "clicks", "reviews", "customer-scores", "customer-alerts", "events-dlq", "customer-erasure")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class Secret:
+    """A configuration value that must not be printed: its repr and str are masks.
+
+    Log lines, tracebacks with locals, ``repr(settings)`` and the status page only ever
+    see ``'***'``; the value is read with ``reveal()`` where a client needs it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = "") -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -43,6 +75,17 @@ class Settings:
     log_level: str = "warn"
     #: Alert rule file; the packaged default (models/alert_rules.toml) when unset.
     alert_rules: Path | None = None
+    #: Kafka security, passed to Faust and to every Kafka client of the package.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str = ""
+    sasl_password: Secret = field(default_factory=Secret)
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: Secret = field(default_factory=Secret)
+    #: When set, customer ids in every output are HMAC-SHA256 pseudonyms keyed by it.
+    pseudonymise_key: Secret = field(default_factory=Secret)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,9 +96,12 @@ class Settings:
         if config_path:
             values.update(_read_toml(Path(config_path)))
         for spec in fields(cls):
-            raw = env.get(PREFIX + spec.name.upper())
+            name = PREFIX + spec.name.upper()
+            raw = env.get(name)
             if raw is not None and raw != "":
-                values[spec.name] = _convert(spec.name, raw, f"{PREFIX}{spec.name.upper()}")
+                values[spec.name] = _convert(spec.name, raw, name)
+            elif _TYPES[spec.name] in ("Secret", Secret) and env.get(f"{name}_FILE"):
+                values[spec.name] = Secret(_read_secret_file(Path(env[f"{name}_FILE"]), f"{name}_FILE"))
         return cls(**values)._validated()
 
     def _validated(self) -> Settings:
@@ -71,13 +117,37 @@ class Settings:
                 self.log_level in ("crit", "error", "warn", "info", "debug"),
                 "PULSE_LOG_LEVEL must be one of crit, error, warn, info, debug",
             ),
+            (
+                self.security_protocol in SECURITY_PROTOCOLS,
+                f"PULSE_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}",
+            ),
+            (
+                self.sasl_mechanism in SASL_MECHANISMS,
+                f"PULSE_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}",
+            ),
+            (
+                not self.security_protocol.startswith("SASL") or bool(self.sasl_username and self.sasl_password),
+                f"PULSE_SECURITY_PROTOCOL={self.security_protocol} needs PULSE_SASL_USERNAME and PULSE_SASL_PASSWORD",
+            ),
+            (
+                self.ssl_keyfile is None or self.ssl_certfile is not None,
+                "PULSE_SSL_KEYFILE needs PULSE_SSL_CERTFILE (the client certificate it belongs to)",
+            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ConfigError(f"{PREFIX}{name.upper()}={path}: no such file")
         if self.alert_rules is not None:
             load_rules(self.alert_rules)  # a bad rule file stops start-up here, naming the line
         return self
+
+    def secrets(self) -> list[str]:
+        """Every secret value that is set, for log redaction."""
+        return [value.reveal() for value in vars(self).values() if isinstance(value, Secret) and value]
 
     def topic(self, name: str) -> str:
         """Full topic name for one of ``TOPIC_NAMES`` (or an internal topic)."""
@@ -99,7 +169,12 @@ class Settings:
 
     def engine_config(self) -> EngineConfig:
         """Engine hyperparameters and alert rules (a bad rule file raises ``ConfigError``)."""
-        return EngineConfig(horizon_days=self.horizon_days, seed=self.seed, alert_rules=load_rules(self.alert_rules))
+        return EngineConfig(
+            horizon_days=self.horizon_days,
+            seed=self.seed,
+            alert_rules=load_rules(self.alert_rules),
+            pseudonymise_key=self.pseudonymise_key.reveal().encode(),
+        )
 
 
 _TYPES = {spec.name: spec.type for spec in fields(Settings)}
@@ -114,11 +189,21 @@ def _convert(name: str, raw: Any, where: str) -> Any:
             return int(raw)
         if kind in ("Path", Path, "Path | None"):
             return Path(str(raw))
+        if kind in ("Secret", Secret) and isinstance(raw, str):
+            return Secret(raw)
     except ValueError as exc:
         raise ConfigError(f"{where} must be an integer, got {raw!r}") from exc
     if not isinstance(raw, str):
         raise ConfigError(f"{where} must be a string, got {raw!r}")
     return raw
+
+
+def _read_secret_file(path: Path, where: str) -> str:
+    """A secret mounted as a file (Docker or Kubernetes secrets); one trailing newline dropped."""
+    try:
+        return path.read_text(encoding="utf-8").removesuffix("\n")
+    except OSError as exc:
+        raise ConfigError(f"{where}={path}: cannot read the file ({exc.strerror})") from exc
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

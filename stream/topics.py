@@ -15,12 +15,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from models.errors import ConfigError, PulseError
+from stream.security import kafka_options
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
 
 INPUT_TYPES = {"orders": "order", "clicks": "click", "reviews": "review"}
 OUTPUTS = ("customer-scores", "customer-alerts", "events-dlq")
+#: Erasure requests, keyed by customer id like the inputs (``pulse forget`` writes them).
+ERASURE = "customer-erasure"
 
 
 class BrokerUnavailable(PulseError):
@@ -39,13 +42,19 @@ def input_topics(settings: Settings) -> dict[str, str | None]:
     return topics
 
 
+def erasure_topic(settings: Settings) -> str:
+    return settings.topic(ERASURE)
+
+
 def all_topics(settings: Settings) -> list[str]:
-    return [*input_topics(settings), *(settings.topic(name) for name in OUTPUTS)]
+    return [*input_topics(settings), erasure_topic(settings), *(settings.topic(name) for name in OUTPUTS)]
 
 
 async def ensure_topics(settings: Settings, timeout: float = 30.0) -> dict[str, int]:
     """Create missing topics and check co-partitioning; return partitions per topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=int(timeout * 1000), **kafka_options(settings)
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout)
     except (KafkaConnectionError, TimeoutError, OSError) as exc:
@@ -75,7 +84,7 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
 
 
 def _check_copartitioned(settings: Settings, counts: dict[str, int]) -> None:
-    inputs = {name: counts.get(name) for name in input_topics(settings)}
+    inputs = {name: counts.get(name) for name in [*input_topics(settings), erasure_topic(settings)]}
     if len(set(inputs.values())) > 1:
         listing = ", ".join(f"{name}={count}" for name, count in inputs.items())
         raise ConfigError(

@@ -12,94 +12,25 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import orjson
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
 from models.engine import Engine
 from models.errors import InvalidEvent
 from models.events import MAX_ID_CHARS, REASONS, decode_event
-from tests.badevents import VALID_CLICK, VALID_ORDER, VALID_REVIEW
+from tests.hostile import for_each_batch
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "models/schemas/customer-score.schema.json").read_text())
 SCORE_VALIDATOR = jsonschema.validators.validator_for(SCHEMA)(SCHEMA)
 BATCHES, PER_BATCH = 220, 50  # 11,000 events
-
-nasty_text = st.one_of(
-    st.text(max_size=30),
-    st.text(alphabet=st.characters(blacklist_categories=()), max_size=200),
-    st.builds(lambda n: "x" * n, st.integers(0, 3_000)),
-    st.just("\u0000\u202e\ud7ff\ufeff"),
-    st.builds(lambda n: "y" * n, st.sampled_from([129, 10_001, 300_000])),
-)
-nasty_number = st.one_of(
-    st.integers(-(2**70), 2**70),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([0, -1, 1e308, -1e-308, 2**63, 5e-324]),
-)
-nasty_ts = st.one_of(
-    st.integers(-(2**62), 2**62),
-    st.sampled_from(["1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2024-02-30T00:00:00Z"]),
-    st.sampled_from(["2024-03-01T10:00:00", "yesterday", "", "2024-03-01T10:00:00+25:00"]),
-    st.builds(lambda d: f"{d.isoformat()}Z", st.datetimes()),
-)
-leaf = st.one_of(st.none(), st.booleans(), nasty_number, nasty_text, nasty_ts)
-nested = st.recursive(
-    leaf,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=20,
-)
-deep = st.integers(10, 5_000).map(lambda depth: "[" * depth + "]" * depth)
-
-
-def _serialise(obj: dict[str, Any]) -> bytes:
-    """orjson as producers use it; Python's json for integers beyond 64 bits, which orjson refuses."""
-    try:
-        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:
-        return json.dumps(obj, default=str).encode()
-
-
-@st.composite
-def hostile(draw: st.DrawFn) -> bytes:
-    base = dict(draw(st.sampled_from([VALID_ORDER, VALID_CLICK, VALID_REVIEW])))
-    base["type"] = {"o": "order", "k": "click", "r": "review"}[base["event_id"][0]]
-    base["customer_id"] = draw(st.sampled_from(["c-1", "c-2", "c-3", 7, "c-" + "z" * 100]))
-    base["event_id"] = f"e-{draw(st.integers(0, 400))}"  # collisions make duplicates
-    for name in draw(st.lists(st.sampled_from([*sorted(base), "extra"]), max_size=3, unique=True)):
-        action = draw(st.sampled_from(["drop", "nasty", "nested", "number", "ts"]))
-        if action == "drop":
-            base.pop(name, None)
-        else:
-            base[name] = draw({"nasty": nasty_text, "nested": nested, "number": nasty_number, "ts": nasty_ts}[action])
-    kind = draw(st.sampled_from(["json", "json", "json", "python_json", "bytes", "deep", "truncated"]))
-    if kind == "python_json":  # NaN / Infinity spelled as Python's json module writes them
-        return json.dumps(base, default=str).encode()
-    if kind == "bytes":
-        return draw(st.binary(max_size=64)) + _serialise(base)[:40]
-    if kind == "deep":
-        return draw(deep).encode()
-    raw = _serialise(base)
-    return raw[: draw(st.integers(1, len(raw)))] if kind == "truncated" else raw
 
 
 def test_every_hostile_event_is_dead_lettered_with_a_reason_or_scored() -> None:
     engine = Engine()
     seen = {"events": 0, "scored": 0, "dead": 0}
 
-    # Shrinking is skipped: a failure prints its batch as drawn, minutes sooner.
-    @settings(
-        max_examples=BATCHES,
-        deadline=None,
-        derandomize=True,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(st.lists(hostile(), min_size=PER_BATCH, max_size=PER_BATCH))
-    def run(batch: list[bytes]) -> None:
+    def check(batch: list[bytes]) -> None:
         for raw in batch:
             seen["events"] += 1
             try:
@@ -115,6 +46,6 @@ def test_every_hostile_event_is_dead_lettered_with_a_reason_or_scored() -> None:
                     orjson.dumps(output.value)  # serialisable as published: no NaN, no infinities
             seen["scored"] += 1
 
-    run()
+    for_each_batch(BATCHES, PER_BATCH, check)
     assert seen["events"] >= 10_000, seen
     assert seen["dead"] > 5_000 and seen["scored"] > 500, seen
