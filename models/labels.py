@@ -104,12 +104,11 @@ class PendingLabels:
             yield snapshot
 
     def forget(self, customer_id: str) -> None:
-        """Drop a customer's snapshots and their deadlines (erasure: nothing of it may remain)."""
+        """Drop a customer's snapshots and every deadline naming it, stale ones too (erasure)."""
         pending = self.by_customer.pop(customer_id, None)
-        if pending:
-            self.size -= len(pending)
-            self._deadlines = [entry for entry in self._deadlines if entry[2].customer_id != customer_id]
-            heapq.heapify(self._deadlines)
+        self.size -= len(pending or ())
+        self._deadlines = [entry for entry in self._deadlines if entry[2].customer_id != customer_id]
+        heapq.heapify(self._deadlines)
 
     def _evict(self, snapshot: Snapshot) -> None:
         # Its heap entry is skipped when it comes due; compact when those pile up.

@@ -112,12 +112,11 @@ class OpenSessions:
         return session
 
     def forget(self, customer_id: str) -> None:
-        """Drop a customer's open sessions and their deadlines, unlabelled (erasure)."""
+        """Drop a customer's open sessions and every deadline naming it, stale ones too (erasure)."""
         sessions = self.by_customer.pop(customer_id, None)
-        if sessions:
-            self.size -= len(sessions)
-            self._deadlines = [entry for entry in self._deadlines if entry[1] != customer_id]
-            heapq.heapify(self._deadlines)
+        self.size -= len(sessions or ())
+        self._deadlines = [entry for entry in self._deadlines if entry[1] != customer_id]
+        heapq.heapify(self._deadlines)
 
     def _drop_oldest(self) -> None:
         while self._deadlines:

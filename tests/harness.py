@@ -30,10 +30,13 @@ class Cluster:
     partitions: int = 4
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     metrics_port: int = field(default_factory=free_port)
+    #: More ``PULSE_*`` settings for this cluster's workers and clients.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
         return {
+            **self.extra_env,
             "PULSE_BROKER": self.broker.url,
             "PULSE_TOPIC_PREFIX": self.prefix,
             "PULSE_PARTITIONS": str(self.partitions),

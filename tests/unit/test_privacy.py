@@ -79,8 +79,8 @@ def test_forget_erases_the_customer_from_state_and_every_model(events):
     assert customer not in suite.census.entries and customer not in suite.open_sessions.by_customer
     assert suite.labels.size < sizes[0] and len(suite.value.book) == sizes[1] - 1
     assert len(suite.census.entries) == sizes[2] - 1
-    assert customer.encode() not in pickle.dumps(suite), "a checkpoint would still hold the id"
     assert engine.stats.erased == 1
+    assert customer.encode() not in pickle.dumps(suite), "a checkpoint would still hold the id"
 
     # The engine goes on: the rest of the log scores, the erased customer starts afresh.
     for event in events[len(events) // 2 :]:
@@ -99,3 +99,16 @@ def test_forget_of_a_session_in_progress_and_an_unknown_customer(events):
     assert engine.suite.open_sessions.size < size
     assert all(entry[1] != open_customers[0] for entry in engine.suite.open_sessions._deadlines)
     assert Engine(EngineConfig(pseudonymise_key=KEY)).forget("nobody") == Pseudonymiser(KEY).pseudonym("nobody")
+
+
+def test_forget_leaves_no_deadline_of_a_session_an_order_closed(events):
+    engine, _outputs = run(events[:3000])
+    ts = engine.watermark_ts
+    click = {"type": "click", "customer_id": "zz-erase", "session_id": "s-zz", "action": "view"}
+    order = {"type": "order", "customer_id": "zz-erase", "order_id": "o-zz", "amount": 20.0, "items": 1}
+    engine.process(parse_event({**click, "event_id": "zz-1", "ts": ts}), emitted_at=0)
+    engine.process(parse_event({**order, "event_id": "zz-2", "ts": ts + 1000}), emitted_at=0)
+    assert "zz-erase" not in engine.suite.open_sessions.by_customer  # closed by the order ...
+    assert b"zz-erase" in pickle.dumps(engine.suite)  # ... its deadline still queued
+    engine.forget("zz-erase")
+    assert b"zz-erase" not in pickle.dumps(engine.suite)
