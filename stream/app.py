@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from models.checkpoint import restore_or_fresh
 from models.engine import Engine
+from stream.commits import guard_commits
 from stream.metrics import PulseMetrics
 from stream.pipeline import Erasure, OutputTopics, Pipeline
 from stream.security import faust_credentials
@@ -101,6 +102,7 @@ def build_app(
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        guard_commits(app.consumer, pipeline.commit_frontier)
         pipeline.on_assigned(assigned)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,10 @@ from models.jsonio import dumps
 from models.records import dead_letter
 from models.state import Source
 from models.timeutil import now_ms
+from stream.commits import UNTRACKED
 from stream.merge import EventTimeMerge, TopicPartition
 from stream.metrics import PulseMetrics
+from stream.sequence import PartitionSequence
 from stream.status import LatestAlerts
 from stream.tablestore import TableStore, event_context
 
@@ -88,6 +91,10 @@ class Pipeline:
         self.app = app
         self.erasure = erasure
         self._erasures: list[tuple[EventT, str]] = []
+        self._frontier: dict[TopicPartition, int] = {}
+        self.sequence = PartitionSequence()
+        #: Deliveries of the records sent since the last settle.
+        self._in_flight: list[Awaitable[Any]] = []
         self.metrics = metrics
         self.latest_alerts = latest_alerts
         self.engine = engine
@@ -145,7 +152,9 @@ class Pipeline:
 
     def on_revoked(self, revoked: set[TP]) -> None:
         """Forget held events of revoked partitions: their new owner reads them again."""
-        dropped = self.merge.revoke(TopicPartition(tp.topic, tp.partition) for tp in revoked)
+        tps = [TopicPartition(tp.topic, tp.partition) for tp in revoked]
+        dropped = self.merge.revoke(tps)
+        self.sequence.revoke(tps)
         if dropped:
             log.info("rebalance: %d held events of revoked partitions left to their new owner", len(dropped))
 
@@ -157,15 +166,45 @@ class Pipeline:
             self.stats.batches += 1
             for event in events:
                 await self._receive(event)
-            await self._drain()
-            if self._erasures:
-                await self._erase()
+            released = await self._drain()
+            erased = await self._erase() if self._erasures else []
+            await self._settle([*released, *erased])
 
     async def tick(self) -> None:
         """Release events that were waiting on an idle partition (called by a timer)."""
         if self.merge.buffered and not self._lock.locked():
             async with self._lock:
-                await self._drain()
+                await self._settle(await self._drain())
+
+    def commit_frontier(self, tp: TP) -> int | None:
+        """Where a commit of ``tp`` may go: every offset below is processed and flushed.
+
+        ``None`` while nothing is settled; ``UNTRACKED`` for topics outside the merge. A
+        revoked partition keeps its frontier: everything below it stays processed.
+        """
+        if tp.topic not in self.input_types:
+            return UNTRACKED
+        return self._frontier.get(TopicPartition(tp.topic, tp.partition))
+
+    async def _settle(self, handled: list[EventT]) -> None:
+        """Flush every record produced so far, then ack ``handled`` and move the commit frontier.
+
+        Faust commits acked offsets, and a commit ahead of its effects loses them in a
+        crash. Waiting on each record's delivery is exact where Faust's flush is not
+        (its buffer of table writes gives up after 0.1 s without progress).
+        """
+        pending = [*self._in_flight, *self.store.take_writes()]
+        self._in_flight = []
+        if pending:
+            await asyncio.gather(*pending)
+        for faust_event in handled:
+            faust_event.ack()
+        for tp, queue in self.merge.queues.items():
+            # Not the merge's next offset: that may be a consumer position learned before
+            # anything arrived, beyond records fetched but not yet delivered.
+            frontier = queue[0].offset if queue else self.sequence.received.get(tp)
+            if frontier is not None:
+                self._frontier[tp] = frontier
 
     async def _receive(self, faust_event: EventT) -> None:
         message = faust_event.message
@@ -174,6 +213,8 @@ class Pipeline:
         raw = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
         if message.topic == self.erasure.topic:
             await self._receive_erasure(faust_event, raw)
+            return
+        if not await self.sequence.accept(self.app.consumer, tp, message.offset):
             return
         try:
             event = decode_event(raw, self.input_types.get(message.topic))
@@ -203,7 +244,7 @@ class Pipeline:
         message.incref()  # acked once the erasure is done
         self._erasures.append((faust_event, customer_id))
 
-    async def _erase(self) -> None:
+    async def _erase(self) -> list[EventT]:
         """Apply the batch's erasure requests, publish tombstones, then save the models at once.
 
         The models' checkpoint on disk is rewritten before the requests are acked, so a
@@ -214,12 +255,11 @@ class Pipeline:
         for faust_event, customer_id in erasures:
             with event_context(faust_event):  # the state's changelog partition is the request's
                 published_key = self.engine.forget(customer_id)
-            await self.outputs.scores.send(key=published_key.encode(), value=None)
+            await self._produce(self.outputs.scores, published_key.encode(), None)
             self.metrics.events.labels(topic=faust_event.message.topic, outcome="erased").inc()
         await self._write_checkpoint(self.erasure.checkpoint_path, self._checkpoint_bytes())
-        for faust_event, _ in erasures:
-            faust_event.ack()
         log.info("erased %d customer(s) on request", len(erasures))
+        return [faust_event for faust_event, _ in erasures]
 
     async def _dead_letter(
         self, exc: InvalidEvent, raw: bytes, topic: str, partition: int, offset: int, key: Any
@@ -231,19 +271,20 @@ class Pipeline:
         if pseudonymiser is not None:
             record = pseudonymiser.dead_letter(record)
             key = pseudonymiser.pseudonym(key.decode(errors="replace")).encode() if key is not None else None
-        await self.outputs.dlq.send(key=key, value=dumps(record))
+        await self._produce(self.outputs.dlq, key, dumps(record))
 
     async def _rekey(self, event: Event) -> None:
         self.stats.rekeyed += 1
-        await self.outputs.rekey.send(key=event.customer_id.encode(), value=dumps(event_to_dict(event)))
+        await self._produce(self.outputs.rekey, event.customer_id.encode(), dumps(event_to_dict(event)))
 
-    async def _drain(self) -> None:
+    async def _drain(self) -> list[EventT]:
+        """Process what the merge releases; return those events (acked once flushed)."""
         await self._learn_start_positions()
         forced = (self.merge.stats.forced_idle, self.merge.stats.forced_full)
         released = self.merge.release(self._highwater, time.monotonic())
         self._count_forced(*forced)
         if not released:
-            return
+            return []
         started = time.perf_counter()
         for faust_event, event in released:
             message = faust_event.message
@@ -255,9 +296,8 @@ class Pipeline:
             self.metrics.event_lag.observe(max(0.0, (now_ms() - event.ts) / 1000))
             await self._send(outputs)
         self.store.flush()
-        for faust_event, _ in released:
-            faust_event.ack()
         self.metrics.processing.observe(time.perf_counter() - started)
+        return [faust_event for faust_event, _ in released]
 
     def _count_forced(self, idle_before: int, full_before: int) -> None:
         idle, full = self.merge.stats.forced_idle - idle_before, self.merge.stats.forced_full - full_before
@@ -271,11 +311,21 @@ class Pipeline:
     async def _send(self, outputs: list[Output]) -> None:
         for output in outputs:
             topic = self.outputs.scores if output.kind == "score" else self.outputs.alerts
-            await topic.send(key=output.key.encode(), value=dumps(output.value))
+            await self._produce(topic, output.key.encode(), dumps(output.value))
             self.stats.scores += output.kind == "score"
             if output.kind == "alert":
                 self.metrics.alerts.labels(rule=output.value["rule"]).inc()
                 self.latest_alerts.add(output.value)
+
+    async def _produce(self, topic: TopicT, key: bytes | None, value: bytes | None) -> None:
+        """Send now and remember the delivery, which ``_settle`` waits for before acking.
+
+        ``force``: without it Faust attaches a send made while an event is current to
+        that event and publishes it only when that event's offset is committed, which in
+        a batch is some other partition's event; a crash then loses records whose own
+        offsets were already committed.
+        """
+        self._in_flight.append(await topic.send(key=key, value=value, force=True))
 
     async def _learn_start_positions(self) -> None:
         """Ask the consumer where each partition that has delivered nothing starts."""

@@ -33,10 +33,13 @@ def producer_for(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
 
 
 async def produce(
-    settings: Settings, records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None = None
+    settings: Settings,
+    records: Iterable[tuple[str, bytes | None, bytes]],
+    rate: float | None = None,
+    **producer_options: Any,
 ) -> int:
     """Send ``(topic, key, value)`` records, at ``rate`` per second if given; return the count."""
-    producer = producer_for(settings)
+    producer = producer_for(settings, **producer_options)
     await producer.start()
     sent = 0
     try:

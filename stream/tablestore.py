@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Awaitable, Iterator, MutableMapping
 from typing import Any
 
 from faust.streams import _current_event, current_event
@@ -42,6 +42,22 @@ class TableStore(MutableMapping[str, CustomerState]):
         self.table = table
         self._cache: dict[str, CustomerState] = {}
         self._dirty: dict[str, EventT] = {}
+        self._writes: list[Awaitable[Any]] = []
+        # Faust queues each changelog record in its producer buffer and forgets it; kept
+        # here, a batch can wait until its state writes are on the broker before acking.
+        send_changelog = table.send_changelog
+
+        def recorded_send_changelog(*args: Any, **kwargs: Any) -> Any:
+            future = send_changelog(*args, **kwargs)
+            self._writes.append(future)
+            return future
+
+        table.send_changelog = recorded_send_changelog
+
+    def take_writes(self) -> list[Awaitable[Any]]:
+        """Changelog records queued since the last call (each resolves once the broker has it)."""
+        writes, self._writes = self._writes, []
+        return writes
 
     def __getitem__(self, customer_id: str) -> CustomerState:
         state = self._cache.get(customer_id)

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from models.errors import ConfigError
 from stream.app import build_app
+from stream.localstore import set_aside_corrupt_stores
 from stream.metrics import PulseMetrics
 from stream.settings import Settings
 from stream.status import LatestAlerts, serve
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 def run_worker(settings: Settings) -> None:
     """Create the topics if needed, then run the worker until SIGINT or SIGTERM."""
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    set_aside_corrupt_stores(settings.data_dir)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))

@@ -32,6 +32,8 @@ class Cluster:
     metrics_port: int = field(default_factory=free_port)
     #: More ``PULSE_*`` settings for this cluster's workers and clients.
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Status and metrics port of each worker after the first (which has ``metrics_port``).
+    ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -57,7 +59,7 @@ class Cluster:
     def start_worker(self, name: str = "w1") -> subprocess.Popen[bytes]:
         data_dir = self.workdir / f"data-{name}"
         log = open(self.workdir / f"worker-{name}.log", "ab")  # noqa: SIM115
-        env = {**os.environ, **self.env, "PULSE_DATA_DIR": str(data_dir)}
+        env = {**os.environ, **self.env, "PULSE_DATA_DIR": str(data_dir), "PULSE_METRICS_PORT": str(self.port(name))}
         process = subprocess.Popen(
             [sys.executable, "-m", "stream.cli", "worker"],
             env=env,
@@ -68,6 +70,15 @@ class Cluster:
         log.close()
         self.workers.append(process)
         return process
+
+    def port(self, name: str) -> int:
+        """The metrics port of worker ``name``."""
+        return self.metrics_port if name == "w1" else self.ports.setdefault(name, free_port())
+
+    def stop(self, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+        """SIGTERM and wait: the worker leaves its group and checkpoints on the way out."""
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout)
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """``kill -9``: no shutdown hooks, no flush, no commit."""
@@ -92,8 +103,9 @@ class Cluster:
         settings = self.settings
         return asyncio.run(produce(settings, (topic_and_payload(event, settings) for event in events)))
 
-    def produce_raw(self, records: Iterable[tuple[str, bytes | None, bytes]]) -> int:
-        return asyncio.run(produce(self.settings, records))
+    def produce_raw(self, records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None = None) -> int:
+        # Generous timeouts: a producer must ride out a frozen broker, not drop records.
+        return asyncio.run(produce(self.settings, records, rate, request_timeout_ms=300_000))
 
 
 def read_topics(

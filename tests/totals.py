@@ -54,22 +54,27 @@ def expected_states(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     }
 
 
+def mismatched_customers(actual: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> list[str]:
+    """Customers whose totals differ (or who are missing or extra); money to a cent-fraction."""
+    wrong = set(actual) ^ set(expected)
+    for customer in set(actual) & set(expected):
+        got, want = actual[customer], expected[customer]
+        for name, value in want.items():
+            if name == "spend":
+                same = abs(got[name] - value) <= 1e-6
+            elif isinstance(value, float) and isinstance(got[name], float):
+                same = abs(got[name] - value) < 1e-9
+            else:
+                same = got[name] == value
+            if not same:
+                wrong.add(customer)
+    return sorted(wrong)
+
+
 def assert_states_match(actual: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
     """Equal customer sets and totals; money compared to a cent-fraction (float sum order)."""
     assert set(actual) == set(expected), f"customers differ: {len(actual)} vs {len(expected)}"
-    wrong = []
-    for customer, want in expected.items():
-        got = dict(actual[customer])
-        if abs(got.pop("spend") - want["spend"]) > 1e-6:
-            wrong.append((customer, "spend", actual[customer]["spend"], want["spend"]))
-        for name, value in want.items():
-            if name == "spend":
-                continue
-            both_float = isinstance(value, float) and isinstance(got[name], float)
-            same = abs(got[name] - value) < 1e-9 if both_float else got[name] == value
-            if not same:
-                wrong.append((customer, name, got[name], value))
+    wrong = mismatched_customers(actual, expected)
     if wrong:
-        customers = sorted({row[0] for row in wrong})
-        detail = "; ".join(f"{c}: got {actual[c]} want {expected[c]}" for c in customers[:3])
-        raise AssertionError(f"{len(wrong)} mismatches in {len(customers)} customers: {detail}")
+        detail = "; ".join(f"{c}: got {actual[c]} want {expected[c]}" for c in wrong[:3])
+        raise AssertionError(f"{len(wrong)} customers with wrong totals: {detail}")

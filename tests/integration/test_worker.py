@@ -13,12 +13,11 @@ import pytest
 from models.checkpoint import read_checkpoint
 from models.eventlog import write_log
 from models.generator import GeneratorConfig, generate
-from models.records import state_view
-from models.state import CustomerState
 from stream.backtest import run_backtest
 from stream.producer import topic_and_payload
 from tests.badevents import BAD_EVENTS
 from tests.harness import Cluster, read_to_end, read_topics, scrape
+from tests.reliability import table_states
 from tests.totals import assert_states_match, expected_states
 
 pytestmark = pytest.mark.integration
@@ -47,15 +46,6 @@ def _with_wrong_keys(cluster: Cluster, events: list[dict]) -> list[tuple[str, by
 
 def _last_by_customer(records: list[tuple[bytes, dict]]) -> dict[str, dict]:
     return {value["customer_id"]: value["state"] for _key, value in records}
-
-
-def _table_states(cluster: Cluster) -> dict[str, dict]:
-    """The customer-state table as its changelog holds it (last value per key)."""
-    changelog = f"{cluster.settings.group_id}-customer-state-changelog"
-    return {
-        key.decode(): state_view(CustomerState.from_list(orjson.loads(value)))
-        for key, value in read_to_end(cluster.broker, changelog)
-    }
 
 
 def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -> None:
@@ -97,7 +87,7 @@ def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -
 
     expected = expected_states(events)
     assert_states_match(_last_by_customer(out[scores_topic]), expected)
-    assert_states_match(_table_states(cluster), expected)
+    assert_states_match(table_states(cluster), expected)
 
     log = tmp_path / "events.jsonl.gz"
     write_log(log, events)
@@ -160,5 +150,5 @@ def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
     duplicates = sum(count - 1 for count in per_event.values())
     print(f"kill -9 after {seen_before_restart} of {len(events)} scores; duplicate score records: {duplicates}")
     expected = expected_states(events)
-    assert_states_match(_table_states(cluster), expected)
+    assert_states_match(table_states(cluster), expected)
     assert_states_match(_last_by_customer(out[scores_topic]), expected)

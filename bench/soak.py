@@ -1,0 +1,173 @@
+"""Soak: a worker under steady load for a long time; does memory settle, does lag stay bounded?
+
+Sends events at a fixed rate (default 2,000/s for 20 minutes) over a large population
+(default 100,000 customers: 75% clicks in 30-minute sessions, 20% orders, 5% reviews),
+with event time = wall-clock time, into a worker on its own embedded broker. Every
+``--sample`` seconds it prints the worker's resident memory (VmRSS), the consumer lag
+summed over partitions, the events scored so far and event-time lag p99 (from /metrics).
+
+At the end it prints memory after warm-up against memory at the end (growth must stay
+under 10%), the largest consumer lag after warm-up, and how far behind the worker was
+when the producer stopped.
+
+    python bench/soak.py [--minutes 20] [--rate 2000] [--customers 100000] [--warm-up-minutes 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models.jsonio import dumps
+from models.timeutil import MS_PER_HOUR, now_ms
+from stream.broker import EmbeddedBroker
+from stream.producer import produce
+from tests.harness import Cluster, scrape
+
+REVIEW_TEXTS = {
+    5: "love it, great quality and fast delivery",
+    4: "good value, would buy again",
+    2: "disappointed, the fabric feels cheap",
+    1: "terrible, broke after one day, want a refund",
+}
+
+
+def traffic(cluster: Cluster, customers: int, seed: int) -> Iterator[tuple[str, bytes, bytes]]:
+    """An endless stream of (topic, key, value) with wall-clock event times."""
+    rng = np.random.default_rng(seed)
+    topics = {kind: cluster.topic(name) for kind, name in (("o", "orders"), ("k", "clicks"), ("r", "reviews"))}
+    number = 0
+    while True:
+        picks = rng.integers(0, customers, 1000)
+        kinds = rng.choice(["k", "o", "r"], 1000, p=[0.75, 0.20, 0.05])
+        amounts = np.round(rng.lognormal(3.5, 0.6, 1000), 2)
+        ratings = rng.choice([1, 2, 4, 5], 1000, p=[0.1, 0.1, 0.3, 0.5])
+        actions = rng.choice(["view", "view", "view", "search", "add_to_cart", "checkout"], 1000)
+        for pick, kind, amount, rating, action in zip(picks, kinds, amounts, ratings, actions, strict=True):
+            number += 1
+            ts = now_ms()
+            customer = f"c{pick:06d}"
+            event: dict = {"event_id": f"e{number}", "customer_id": customer, "ts": ts}
+            if kind == "o":
+                event |= {"order_id": f"o{number}", "amount": float(amount), "items": 1 + number % 3}
+            elif kind == "k":
+                event |= {"session_id": f"s{customer}-{ts // (MS_PER_HOUR // 2)}", "action": str(action)}
+                event["product_id"] = f"p{number % 500}"
+            else:
+                event |= {"product_id": f"p{number % 500}", "rating": int(rating), "text": REVIEW_TEXTS[int(rating)]}
+            yield topics[str(kind)], customer.encode(), dumps(event)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def metric_sum(samples: dict, name: str, **labels: str) -> float:
+    return sum(
+        value for (metric, tags), value in samples.items() if metric == name and labels.items() <= dict(tags).items()
+    )
+
+
+def lag_p99(samples: dict) -> float:
+    """p99 of event time to emit from the histogram's cumulative buckets (upper bound of its bucket)."""
+    buckets = sorted(
+        (float(dict(tags)["le"]), value)
+        for (metric, tags), value in samples.items()
+        if metric == "pulse_event_lag_seconds_bucket"
+    )
+    total = buckets[-1][1] if buckets else 0
+    for bound, count in buckets:
+        if total and count >= 0.99 * total:
+            return bound
+    return float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=2000.0)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--warm-up-minutes", type=float, default=5.0)
+    parser.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
+        cluster = Cluster(broker=broker, prefix="soak-", workdir=Path(tmp), partitions=8)
+        cluster.create_topics()
+        worker = cluster.start_worker()
+        stop = threading.Event()
+        sent = [0]
+
+        def records() -> Iterator[tuple[str, bytes, bytes]]:
+            for record in traffic(cluster, args.customers, args.seed):
+                if stop.is_set():
+                    return
+                sent[0] += 1
+                yield record
+
+        producer = threading.Thread(target=lambda: asyncio.run(produce(cluster.settings, records(), args.rate)))
+        time.sleep(5)  # the worker joins its group before the load starts
+        started = time.monotonic()
+        producer.start()
+        print(f"soak: {args.rate:,.0f} events/s for {args.minutes:g} min over {args.customers:,} customers")
+        print(f"{'min':>6} {'sent':>10} {'scored':>10} {'rss MiB':>8} {'lag':>8} {'p99 s':>6} {'customers':>9}")
+        rows: list[tuple[float, float, float]] = []
+        try:
+            while time.monotonic() - started < args.minutes * 60:
+                time.sleep(args.sample)
+                if worker.poll() is not None:
+                    print(f"worker exited with code {worker.returncode}; see {cluster.workdir}/worker-w1.log")
+                    return 1
+                samples = scrape(cluster.metrics_port)
+                minute = (time.monotonic() - started) / 60
+                rss = rss_mib(worker.pid)
+                lag = metric_sum(samples, "pulse_consumer_lag")
+                scored = metric_sum(samples, "pulse_events_total", outcome="scored")
+                rows.append((minute, rss, lag))
+                print(
+                    f"{minute:6.1f} {sent[0]:10,} {scored:10,.0f} {rss:8.0f} {lag:8,.0f} {lag_p99(samples):6.2f} "
+                    f"{metric_sum(samples, 'pulse_customers'):9,.0f}",
+                    flush=True,
+                )
+        finally:
+            stop.set()
+            producer.join()
+        elapsed = time.monotonic() - started
+        behind_at_stop = sent[0] - metric_sum(scrape(cluster.metrics_port), "pulse_events_total", outcome="scored")
+        cluster.stop_all()
+
+    after_warm_up = [row for row in rows if row[0] >= args.warm_up_minutes]
+    if not after_warm_up:
+        print("run shorter than the warm-up: no verdict")
+        return 1
+    base, end = after_warm_up[0][1], after_warm_up[-1][1]
+    growth = (end - base) / base
+    print(f"sent {sent[0]:,} events in {elapsed:.0f} s ({sent[0] / elapsed:,.0f}/s)")
+    print(
+        f"rss after warm-up ({after_warm_up[0][0]:.1f} min) {base:.0f} MiB, at the end {end:.0f} MiB: "
+        f"growth {growth:+.1%} (target < 10%), peak {max(row[1] for row in rows):.0f} MiB"
+    )
+    print(
+        f"consumer lag after warm-up: max {max(row[2] for row in after_warm_up):,.0f}, "
+        f"last {after_warm_up[-1][2]:,.0f}; events not yet scored when the producer stopped: {behind_at_stop:,.0f}"
+    )
+    print("PASS" if growth < 0.10 else "FAIL: memory grew 10% or more after warm-up")
+    return 0 if growth < 0.10 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Every input offset exactly in order: holes Faust leaves in a partition are fetched again.
+
+When a rebalance suspends the flow, Faust abandons the messages it has fetched but not
+yet handed to the stream and moves its read offset past them anyway; if the partition
+stays with this worker, those records are never delivered. The pipeline would then
+process the records after the hole, commit past it, and the records in it would be
+lost for good. Instead, a hole makes the consumer seek back to its first offset, and
+messages are ignored until that offset arrives again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.types import TP
+
+from stream.merge import TopicPartition
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PartitionSequence:
+    """Per input partition: one past the last offset accepted, and rewinds under way."""
+
+    received: dict[TopicPartition, int] = field(default_factory=dict)
+    rewinding: dict[TopicPartition, int] = field(default_factory=dict)
+    rewinds: int = 0
+
+    async def accept(self, consumer: Any, tp: TopicPartition, offset: int) -> bool:
+        """Whether the message at ``offset`` is the next one of ``tp``; rewind over a hole."""
+        expected = self.received.get(tp)
+        if expected is None:
+            expected = await self._start(consumer, tp)
+        if offset == expected:
+            self.rewinding.pop(tp, None)
+            self.received[tp] = offset + 1
+            return True
+        if offset < expected or tp in self.rewinding:
+            return False  # already accepted once, or fetched before the rewind took effect
+        log.warning(
+            "%s[%d]: offsets %d..%d were skipped by the consumer; reading them again",
+            tp.topic,
+            tp.partition,
+            expected,
+            offset - 1,
+        )
+        self.rewinding[tp] = expected
+        self.rewinds += 1
+        await _seek(consumer, TP(tp.topic, tp.partition), expected)
+        return False
+
+    def revoke(self, tps: list[TopicPartition]) -> None:
+        """A revoked partition starts afresh at its committed offset when it comes back."""
+        for tp in tps:
+            self.received.pop(tp, None)
+            self.rewinding.pop(tp, None)
+
+    @staticmethod
+    async def _start(consumer: Any, tp: TopicPartition) -> int:
+        """Where the partition's first delivery must be: its committed offset, else its first record."""
+        faust_tp = TP(tp.topic, tp.partition)
+        committed = consumer._committed_offset.get(faust_tp)  # None for 0 or nothing committed
+        if committed:
+            return int(committed)
+        earliest = await consumer.earliest_offsets(faust_tp)
+        return int(earliest.get(faust_tp) or 0)
+
+
+async def _seek(consumer: Any, tp: TP, offset: int) -> None:
+    """Seek on the consumer's own thread (aiokafka is not thread-safe) and let Faust read from there."""
+    thread = consumer._thread
+    await thread.call_thread(thread.seek, tp, offset)
+    consumer._read_offset[tp] = offset or None
