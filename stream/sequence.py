@@ -60,10 +60,14 @@ class PartitionSequence:
 
     @staticmethod
     async def _start(consumer: Any, tp: TopicPartition) -> int:
-        """Where the partition's first delivery must be: its committed offset, else its first record."""
+        """Where the partition's first delivery must be: the group's committed offset, else its first record."""
         faust_tp = TP(tp.topic, tp.partition)
-        committed = consumer._committed_offset.get(faust_tp)  # None for 0 or nothing committed
+        committed = consumer._committed_offset.get(faust_tp)  # Faust's copy: None for 0, or not loaded yet
         if committed:
+            return int(committed)
+        thread = consumer._thread
+        committed = await thread.call_thread(thread._ensure_consumer().committed, faust_tp)
+        if committed is not None:
             return int(committed)
         earliest = await consumer.earliest_offsets(faust_tp)
         return int(earliest.get(faust_tp) or 0)
