@@ -11,6 +11,7 @@ messages are ignored until that offset arrives again.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +27,11 @@ class PartitionSequence:
     """Per input partition: one past the last offset accepted, and rewinds under way."""
 
     received: dict[TopicPartition, int] = field(default_factory=dict)
-    rewinding: dict[TopicPartition, int] = field(default_factory=dict)
+    #: Partition -> monotonic time its rewind started.
+    rewinding: dict[TopicPartition, float] = field(default_factory=dict)
     rewinds: int = 0
+    #: How long a rewind may wait for its first offset before the partition moves on without it.
+    give_up_s: float = 15.0
 
     async def accept(self, consumer: Any, tp: TopicPartition, offset: int) -> bool:
         """Whether the message at ``offset`` is the next one of ``tp``; rewind over a hole."""
@@ -38,8 +42,22 @@ class PartitionSequence:
             self.rewinding.pop(tp, None)
             self.received[tp] = offset + 1
             return True
-        if offset < expected or tp in self.rewinding:
-            return False  # already accepted once, or fetched before the rewind took effect
+        if offset < expected:
+            return False  # already accepted once
+        started = self.rewinding.get(tp)
+        if started is not None and time.monotonic() - started < self.give_up_s:
+            return False  # fetched before the rewind took effect
+        if started is not None:  # liveness first: a partition must not stall on records that never come
+            log.error(
+                "%s[%d]: offsets %d..%d could not be read again; going on without them",
+                tp.topic,
+                tp.partition,
+                expected,
+                offset - 1,
+            )
+            self.rewinding.pop(tp)
+            self.received[tp] = offset + 1
+            return True
         log.warning(
             "%s[%d]: offsets %d..%d were skipped by the consumer; reading them again",
             tp.topic,
@@ -47,7 +65,7 @@ class PartitionSequence:
             expected,
             offset - 1,
         )
-        self.rewinding[tp] = expected
+        self.rewinding[tp] = time.monotonic()
         self.rewinds += 1
         await _seek(consumer, TP(tp.topic, tp.partition), expected)
         return False
