@@ -14,7 +14,9 @@ from models.checkpoint import restore_or_fresh
 from models.engine import Engine
 from stream.commits import guard_commits
 from stream.metrics import PulseMetrics
+from stream.outbox import Outbox
 from stream.pipeline import Erasure, OutputTopics, Pipeline
+from stream.producer import producer_for
 from stream.security import faust_credentials
 from stream.settings import Settings
 from stream.status import LatestAlerts
@@ -62,27 +64,31 @@ def build_app(
     erasure = Erasure(erasure_topic(settings), settings.checkpoint_path)
     source = app.topic(*inputs, erasure.topic, key_serializer="raw", value_serializer="raw")
     outputs = OutputTopics(
-        scores=app.topic(settings.topic("customer-scores"), key_serializer="raw", value_serializer="raw"),
-        alerts=app.topic(settings.topic("customer-alerts"), key_serializer="raw", value_serializer="raw"),
-        dlq=app.topic(settings.topic("events-dlq"), key_serializer="raw", value_serializer="raw"),
-        rekey=app.topic(rekey_topic(settings), key_serializer="raw", value_serializer="raw"),
+        scores=settings.topic("customer-scores"),
+        alerts=settings.topic("customer-alerts"),
+        dlq=settings.topic("events-dlq"),
+        rekey=rekey_topic(settings),
     )
+    outbox = Outbox(lambda: producer_for(settings, linger_ms=0))
     table = app.Table("customer-state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
     store = TableStore(table)
     suite, _restored = restore_or_fresh(settings.checkpoint_path, settings.horizon_days, settings.seed)
     engine = Engine(settings.engine_config(), states=store, suite=suite)
     metrics.start_at_zero(inputs, engine.config.alert_rules.rules)
-    pipeline = Pipeline(app, engine, store, outputs, inputs, settings.max_idle_ms, metrics, alerts, erasure)
+    pipeline = Pipeline(app, engine, store, outputs, outbox, inputs, settings.max_idle_ms, metrics, alerts, erasure)
     metrics.checkpoint_age.set_function(
         lambda: time.monotonic() - (pipeline.stats.checkpoint_at or pipeline.stats.started_at)
     )
 
     @app.agent(source, name="score")
     async def score(stream: faust.StreamT[Any]) -> None:
-        async for batch in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
-            settings.batch_size, within=settings.batch_linger_ms / 1000
-        ):
-            await pipeline.on_batch(batch)
+        try:
+            async for batch in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
+                settings.batch_size, within=settings.batch_linger_ms / 1000
+            ):
+                await pipeline.on_batch(batch)
+        finally:  # flushed and closed when the agent stops; a restarted agent opens a new producer
+            await outbox.close()
 
     @app.timer(interval=0.25)
     async def release_idle() -> None:

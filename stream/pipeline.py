@@ -16,13 +16,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
-from faust.types import TP, AppT, EventT, TopicT
+from faust.types import TP, AppT, EventT
 
 from models.checkpoint import checkpoint_bytes, write_atomically
 from models.engine import Engine, Output
@@ -35,6 +34,7 @@ from models.timeutil import now_ms
 from stream.commits import UNTRACKED
 from stream.merge import EventTimeMerge, TopicPartition
 from stream.metrics import PulseMetrics
+from stream.outbox import Outbox
 from stream.sequence import PartitionSequence
 from stream.status import LatestAlerts
 from stream.tablestore import TableStore, event_context
@@ -57,12 +57,14 @@ class PipelineStats:
     started_at: float = field(default_factory=time.monotonic)
 
 
-@dataclass
+@dataclass(frozen=True)
 class OutputTopics:
-    scores: TopicT
-    alerts: TopicT
-    dlq: TopicT
-    rekey: TopicT
+    """Names of the topics the worker writes to."""
+
+    scores: str
+    alerts: str
+    dlq: str
+    rekey: str
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Pipeline:
         engine: Engine,
         store: TableStore,
         outputs: OutputTopics,
+        outbox: Outbox,
         input_types: dict[str, str | None],
         max_idle_ms: int,
         metrics: PulseMetrics,
@@ -93,8 +96,9 @@ class Pipeline:
         self._erasures: list[tuple[EventT, str]] = []
         self._frontier: dict[TopicPartition, int] = {}
         self.sequence = PartitionSequence()
-        #: Deliveries of the records sent since the last settle.
-        self._in_flight: list[Awaitable[Any]] = []
+        self.outbox = outbox
+        #: Events per (topic, outcome) since the last settle, added to the metric once a batch.
+        self._outcomes: Counter[tuple[str, str]] = Counter()
         self.metrics = metrics
         self.latest_alerts = latest_alerts
         self.engine = engine
@@ -193,12 +197,14 @@ class Pipeline:
         crash. Waiting on each record's delivery is exact where Faust's flush is not
         (its buffer of table writes gives up after 0.1 s without progress).
         """
-        pending = [*self._in_flight, *self.store.take_writes()]
-        self._in_flight = []
+        pending = [*await self.outbox.publish(), *self.store.take_writes()]
         if pending:
             await asyncio.gather(*pending)
         for faust_event in handled:
             faust_event.ack()
+        for (topic, outcome), count in self._outcomes.items():
+            self.metrics.events.labels(topic=topic, outcome=outcome).inc(count)
+        self._outcomes.clear()
         for tp, queue in self.merge.queues.items():
             # Not the merge's next offset: that may be a consumer position learned before
             # anything arrived, beyond records fetched but not yet delivered.
@@ -219,15 +225,15 @@ class Pipeline:
         try:
             event = decode_event(raw, self.input_types.get(message.topic))
         except InvalidEvent as exc:
-            self.metrics.events.labels(topic=message.topic, outcome="dead_letter").inc()
+            self._outcomes[message.topic, "dead_letter"] += 1
             self.metrics.dead_letters.labels(reason=exc.reason).inc()
             self.merge.seen(tp, message.offset)
-            await self._dead_letter(exc, raw, message.topic, message.partition, message.offset, message.key)
+            self._dead_letter(exc, raw, message.topic, message.partition, message.offset, message.key)
             return
         if message.key != event.customer_id.encode():
-            self.metrics.events.labels(topic=message.topic, outcome="rekeyed").inc()
+            self._outcomes[message.topic, "rekeyed"] += 1
             self.merge.seen(tp, message.offset)
-            await self._rekey(event)
+            self._rekey(event)
             return
         message.incref()  # held past take_events' ack until the merge releases it
         self.merge.add(tp, message.offset, event.ts, (faust_event, event))
@@ -237,9 +243,9 @@ class Pipeline:
         try:
             customer_id = decode_erasure(raw, message.key)
         except InvalidEvent as exc:
-            self.metrics.events.labels(topic=message.topic, outcome="dead_letter").inc()
+            self._outcomes[message.topic, "dead_letter"] += 1
             self.metrics.dead_letters.labels(reason=exc.reason).inc()
-            await self._dead_letter(exc, raw, message.topic, message.partition, message.offset, message.key)
+            self._dead_letter(exc, raw, message.topic, message.partition, message.offset, message.key)
             return
         message.incref()  # acked once the erasure is done
         self._erasures.append((faust_event, customer_id))
@@ -255,15 +261,13 @@ class Pipeline:
         for faust_event, customer_id in erasures:
             with event_context(faust_event):  # the state's changelog partition is the request's
                 published_key = self.engine.forget(customer_id)
-            await self._produce(self.outputs.scores, published_key.encode(), None)
-            self.metrics.events.labels(topic=faust_event.message.topic, outcome="erased").inc()
+            self.outbox.add(self.outputs.scores, published_key.encode(), None)
+            self._outcomes[faust_event.message.topic, "erased"] += 1
         await self._write_checkpoint(self.erasure.checkpoint_path, self._checkpoint_bytes())
         log.info("erased %d customer(s) on request", len(erasures))
         return [faust_event for faust_event, _ in erasures]
 
-    async def _dead_letter(
-        self, exc: InvalidEvent, raw: bytes, topic: str, partition: int, offset: int, key: Any
-    ) -> None:
+    def _dead_letter(self, exc: InvalidEvent, raw: bytes, topic: str, partition: int, offset: int, key: Any) -> None:
         self.stats.dead_letters[exc.reason] += 1
         record = dead_letter(exc.reason, exc.message, raw, topic, partition, offset, now_ms())
         key = key if isinstance(key, bytes) else None
@@ -271,11 +275,11 @@ class Pipeline:
         if pseudonymiser is not None:
             record = pseudonymiser.dead_letter(record)
             key = pseudonymiser.pseudonym(key.decode(errors="replace")).encode() if key is not None else None
-        await self._produce(self.outputs.dlq, key, dumps(record))
+        self.outbox.add(self.outputs.dlq, key, dumps(record))
 
-    async def _rekey(self, event: Event) -> None:
+    def _rekey(self, event: Event) -> None:
         self.stats.rekeyed += 1
-        await self._produce(self.outputs.rekey, event.customer_id.encode(), dumps(event_to_dict(event)))
+        self.outbox.add(self.outputs.rekey, event.customer_id.encode(), dumps(event_to_dict(event)))
 
     async def _drain(self) -> list[EventT]:
         """Process what the merge releases; return those events (acked once flushed)."""
@@ -286,15 +290,16 @@ class Pipeline:
         if not released:
             return []
         started = time.perf_counter()
+        event_lag = self.metrics.event_lag
         for faust_event, event in released:
             message = faust_event.message
             duplicates = self.engine.stats.duplicates
             with event_context(faust_event):
                 outputs = self.engine.process(event, Source(message.topic, message.partition, message.offset))
             outcome = "duplicate" if self.engine.stats.duplicates > duplicates else "scored"
-            self.metrics.events.labels(topic=message.topic, outcome=outcome).inc()
-            self.metrics.event_lag.observe(max(0.0, (now_ms() - event.ts) / 1000))
-            await self._send(outputs)
+            self._outcomes[message.topic, outcome] += 1
+            event_lag.observe(max(0.0, (now_ms() - event.ts) / 1000))
+            self._send(outputs)
         self.store.flush()
         self.metrics.processing.observe(time.perf_counter() - started)
         return [faust_event for faust_event, _ in released]
@@ -308,24 +313,14 @@ class Pipeline:
             self.metrics.merge_forced.labels(cause="buffer_full").inc(full)
             log.warning("merge: %d events held, released without waiting for every partition", self.merge.buffered)
 
-    async def _send(self, outputs: list[Output]) -> None:
+    def _send(self, outputs: list[Output]) -> None:
         for output in outputs:
             topic = self.outputs.scores if output.kind == "score" else self.outputs.alerts
-            await self._produce(topic, output.key.encode(), dumps(output.value))
+            self.outbox.add(topic, output.key.encode(), dumps(output.value))
             self.stats.scores += output.kind == "score"
             if output.kind == "alert":
                 self.metrics.alerts.labels(rule=output.value["rule"]).inc()
                 self.latest_alerts.add(output.value)
-
-    async def _produce(self, topic: TopicT, key: bytes | None, value: bytes | None) -> None:
-        """Send now and remember the delivery, which ``_settle`` waits for before acking.
-
-        ``force``: without it Faust attaches a send made while an event is current to
-        that event and publishes it only when that event's offset is committed, which in
-        a batch is some other partition's event; a crash then loses records whose own
-        offsets were already committed.
-        """
-        self._in_flight.append(await topic.send(key=key, value=value, force=True))
 
     async def _learn_start_positions(self) -> None:
         """Ask the consumer where each partition that has delivered nothing starts."""

@@ -1,0 +1,89 @@
+"""The worker's output records, published a batch at a time.
+
+Sending each score through Faust's ``Topic.send`` costs more than scoring the event:
+every record becomes a pending message, a future and a sensor call. The outbox keeps
+the records of one batch in memory and hands them to aiokafka as whole record batches,
+one append per record and one future per batch per partition. Records are partitioned
+like any keyed Kafka record (murmur2 of the key), so consumers see the same layout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+
+
+class Outbox:
+    """Collects ``(topic, key, value)`` records; ``publish`` sends them in order per partition."""
+
+    def __init__(self, new_producer: Callable[[], AIOKafkaProducer]) -> None:
+        self._new_producer = new_producer
+        self._producer: AIOKafkaProducer | None = None
+        self._records: dict[str, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
+        self._partitions: dict[str, list[int]] = {}
+        self._partitioner = DefaultPartitioner()
+        self._lock = asyncio.Lock()
+
+    def add(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """Queue a record (``value`` ``None``: a tombstone) for the next ``publish``."""
+        self._records[topic].append((key, value))
+
+    def __len__(self) -> int:
+        return sum(len(records) for records in self._records.values())
+
+    async def publish(self) -> list[Awaitable[Any]]:
+        """Hand every queued record to the producer; each future resolves once the broker has its batch."""
+        if not self._records:
+            return []
+        producer = await self._started()
+        records, self._records = self._records, defaultdict(list)
+        deliveries: list[Awaitable[Any]] = []
+        for topic, topic_records in records.items():
+            for partition, keyed in (await self._by_partition(producer, topic, topic_records)).items():
+                deliveries.extend(await self._send(producer, topic, partition, keyed))
+        return deliveries
+
+    async def close(self) -> None:
+        """Stop the producer after sending what it holds; a later ``publish`` starts a new one."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def _started(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = self._new_producer()
+                await producer.start()
+                self._producer = producer
+            return self._producer
+
+    async def _by_partition(
+        self, producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes | None, bytes | None]]
+    ) -> dict[int, list[tuple[bytes | None, bytes | None]]]:
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
+        grouped: dict[int, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
+        for key, value in records:
+            grouped[self._partitioner(key, partitions, partitions)].append((key, value))
+        return grouped
+
+    async def _send(
+        self, producer: AIOKafkaProducer, topic: str, partition: int, records: list[tuple[bytes | None, bytes | None]]
+    ) -> list[Any]:
+        """Fill record batches up to the producer's batch size; send each as it fills."""
+        deliveries = []
+        batch = producer.create_batch()
+        for key, value in records:
+            if batch.append(timestamp=None, key=key, value=value) is None:
+                deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(timestamp=None, key=key, value=value) is None:
+                    raise ValueError(f"a record of {len(value or b'')} bytes does not fit in a batch for {topic}")
+        deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+        return deliveries
