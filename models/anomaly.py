@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 
-from river import anomaly, compose, preprocessing, stats
+from river import preprocessing, stats
+
+from models.hst import HalfSpaceTrees
 
 
 class AnomalyDetector:
@@ -48,23 +50,24 @@ class AnomalyDetector:
         self.warm_up = warm_up
         self.quantile = quantile
         self.seed = seed
-        self.model: compose.Pipeline = (
-            preprocessing.StandardScaler()
-            | compose.FuncTransformer(squash)
-            | anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
-        )
+        # River's StandardScaler | squash | HalfSpaceTrees, the steps called directly.
+        self.scaler = preprocessing.StandardScaler()
+        self.trees: HalfSpaceTrees | None = None  # built on the first point, as River does
         self.threshold = stats.Quantile(quantile)
         self.seen = 0
 
     def score_one(self, x: dict[str, float]) -> float | None:
         """Anomaly score of ``x``, or ``None`` while warming up."""
-        if self.seen < self.warm_up:
+        if self.seen < self.warm_up or self.trees is None:
             return None
-        return float(self.model.score_one(x))
+        return float(self.trees.score_one(squash(self.scaler.transform_one(x))))
 
     def learn_one(self, x: dict[str, float], score: float | None = None) -> None:
         """Learn ``x`` as normal; ``score`` is the score it was given, for the threshold."""
-        self.model.learn_one(x)
+        self.scaler.learn_one(x)
+        if self.trees is None:
+            self.trees = HalfSpaceTrees(list(x), self.n_trees, self.height, self.window_size, self.seed)
+        self.trees.learn_one(squash(self.scaler.transform_one(x)))
         self.seen += 1
         if score is not None:
             self.threshold.update(score)

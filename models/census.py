@@ -42,7 +42,9 @@ class Census:
     max_customers: int = 20_000
     threshold: int = HASH_SPACE
     next_ts: int | None = None
-    #: customer id -> (hash, copy of the state after its latest event)
+    #: customer id -> (hash, the state after its latest event). The object itself, not a
+    #: copy: a state changes only while one of its events is processed, and every event
+    #: of a member ends by recording the member again, so no copy can differ from it.
     entries: dict[str, tuple[int, CustomerState]] = field(default_factory=dict)
 
     def record(self, state: CustomerState, ts: int) -> None:
@@ -54,7 +56,7 @@ class Census:
         key = entry[0] if entry is not None else _hash(customer_id)
         if key >= self.threshold:
             return
-        self.entries[customer_id] = (key, state.copy())
+        self.entries[customer_id] = (key, state)
         if len(self.entries) > self.max_customers:
             self._shrink()
 

@@ -7,7 +7,8 @@ every machine; ISO-8601 strings exist only at the edges (input and output record
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+from datetime import UTC, datetime, timedelta
 
 MS_PER_SECOND = 1_000
 MS_PER_MINUTE = 60 * MS_PER_SECOND
@@ -70,9 +71,17 @@ def to_iso(ms: int) -> str:
     >>> to_iso(1704067201500)
     '2024-01-01T00:00:01.500Z'
     """
-    seconds, millis = divmod(ms, MS_PER_SECOND)
-    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{millis:03d}Z"
+    days, rest = divmod(ms, MS_PER_DAY)
+    seconds, millis = divmod(rest, MS_PER_SECOND)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{_iso_date(days)}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_date(days: int) -> str:
+    """The date ``days`` after 1970-01-01: cached, as a stream's events fall on few days."""
+    return (_EPOCH + timedelta(days=days)).strftime("%Y-%m-%d")
 
 
 def now_ms() -> int:

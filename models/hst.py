@@ -1,0 +1,127 @@
+"""Half-Space Trees with River's trees and River's scores, learning in bulk.
+
+River's ``HalfSpaceTrees`` walks every tree for every event it learns, to add one to
+the mass of each node on the path. Those counts are only read when the window ends
+(they become the reference masses that scores use) or when a split feature is missing.
+Here features are never missing, so the points of a window are kept and counted all
+at once with numpy when the window ends. The trees are River's own (``make_padded_tree``
+with the same seed), masses are integers and every per-tree score is an integer sum of
+powers of two, so scores equal River's exactly; ``tests/unit/test_hst.py`` checks it.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from river.tree.padded import make_padded_tree
+
+#: River's padding of split points away from the edges of a feature's range.
+PADDING = 0.15
+
+
+class HalfSpaceTrees:
+    """Predict-only walks per event, learning counted per window.
+
+    ``features`` fixes the inputs (their order is River's: sorted by name); every ``x``
+    given must have all of them, in [0, 1].
+    """
+
+    def __init__(self, features: list[str], n_trees: int = 10, height: int = 8, window_size: int = 250, seed: int = 0):
+        self.features = sorted(features)
+        self.n_trees = n_trees
+        self.height = height
+        self.window_size = window_size
+        self.size_limit = 0.1 * window_size
+        self.max_score = n_trees * window_size * (2 ** (height + 1) - 1)
+        rng = random.Random(seed)
+        nodes = 2 ** (height + 1) - 1
+        self._feature = np.zeros((n_trees, nodes), dtype=np.int64)
+        self._threshold = np.zeros((n_trees, nodes))
+        for tree in range(n_trees):
+            root = make_padded_tree(
+                limits={name: (0.0, 1.0) for name in self.features},
+                height=height,
+                padding=PADDING,
+                rng=rng,
+                r_mass=0,
+                l_mass=0,
+            )
+            self._copy_tree(tree, root)
+        #: Per tree, as lists for fast scalar walks: split feature and threshold per node
+        #: (heap order: the children of node i are 2i+1 and 2i+2).
+        self._walk_feature = self._feature.tolist()
+        self._walk_threshold = self._threshold.tolist()
+        self._reference_mass = np.zeros((n_trees, nodes), dtype=np.int64)
+        self._window: list[list[float]] = []
+        self._first_window = True
+        self._refresh_scores()
+
+    def _copy_tree(self, tree: int, root: object) -> None:
+        index = {name: i for i, name in enumerate(self.features)}
+        stack = [(root, 0)]
+        while stack:
+            node, at = stack.pop()
+            if hasattr(node, "feature"):
+                self._feature[tree, at] = index[node.feature]  # type: ignore[attr-defined]
+                self._threshold[tree, at] = node.threshold  # type: ignore[attr-defined]
+                left, right = node.children  # type: ignore[attr-defined]
+                stack.extend(((left, 2 * at + 1), (right, 2 * at + 2)))
+
+    def _vector(self, x: dict[str, float]) -> list[float]:
+        return [x[name] for name in self.features]
+
+    def learn_one(self, x: dict[str, float]) -> None:
+        self._window.append(self._vector(x))
+        if len(self._window) == self.window_size:
+            self._end_window()
+
+    def score_one(self, x: dict[str, float]) -> float:
+        """1 - normalised mass along x's paths: high for points in sparse regions."""
+        if self._first_window:
+            return 0
+        point = self._vector(x)
+        leaves = self._first_leaf
+        total = 0
+        for feature, threshold, stops, scores in zip(
+            self._walk_feature, self._walk_threshold, self._stops, self._path_scores, strict=True
+        ):
+            node = 0
+            while node < leaves and not stops[node]:
+                node = 2 * node + 2 if point[feature[node]] >= threshold[node] else 2 * node + 1
+            total += scores[node]
+        return 1 - total / self.max_score
+
+    def _end_window(self) -> None:
+        """The window's counts become the reference masses (River's pivot)."""
+        points = np.asarray(self._window)
+        self._window = []
+        counts = np.zeros_like(self._reference_mass)
+        trees = np.arange(self.n_trees)[:, None]
+        node = np.zeros((self.n_trees, len(points)), dtype=np.int64)
+        for _ in range(self.height + 1):
+            np.add.at(counts, (np.broadcast_to(trees, node.shape), node), 1)
+            if _ == self.height:
+                break
+            feature = self._feature[trees, node]
+            right = points[np.arange(len(points))[None, :], feature] >= self._threshold[trees, node]
+            node = 2 * node + 1 + right
+        self._reference_mass = counts
+        self._first_window = False
+        self._refresh_scores()
+
+    def _refresh_scores(self) -> None:
+        """Per node: River's score of a walk that ends there, and whether a walk ends there.
+
+        A walk adds mass x 2**depth at each node and stops at the first node whose mass
+        is below the size limit, or at a leaf.
+        """
+        nodes = self._reference_mass.shape[1]
+        self._first_leaf = 2**self.height - 1
+        depth = np.floor(np.log2(np.arange(nodes) + 1)).astype(np.int64)
+        weighted = self._reference_mass * (np.int64(1) << depth)
+        path = weighted.copy()
+        for node in range(1, nodes):
+            path[:, node] += path[:, (node - 1) // 2]
+        self._path_scores = path.tolist()
+        self._stops = (self._reference_mass < self.size_limit).tolist()

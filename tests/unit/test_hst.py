@@ -1,0 +1,55 @@
+"""Our Half-Space Trees give River's scores exactly, and so does the anomaly detector."""
+
+from __future__ import annotations
+
+import random
+
+from river import anomaly, compose, preprocessing
+
+from models.anomaly import AnomalyDetector, squash
+from models.hst import HalfSpaceTrees
+
+
+def points(n: int, seed: int, features: str = "abcde") -> list[dict[str, float]]:
+    rng = random.Random(seed)
+    # A shifting mixture, with a few far-out points, so masses move between windows.
+    return [
+        {name: min(max(rng.gauss(0.3 + 0.4 * (i > n // 2), 0.15), 0.0), 1.0) for name in features}
+        if rng.random() > 0.02
+        else {name: rng.random() for name in features}
+        for i in range(n)
+    ]
+
+
+def test_scores_equal_rivers_through_many_windows():
+    river = anomaly.HalfSpaceTrees(n_trees=25, height=8, window_size=100, seed=7)
+    ours = HalfSpaceTrees(list("abcde"), n_trees=25, height=8, window_size=100, seed=7)
+    scores = []
+    for i, x in enumerate(points(1_050, seed=3)):
+        expected = river.score_one(x)
+        assert ours.score_one(x) == expected, f"point {i}"
+        scores.append(expected)
+        if i % 3:  # learn some points only, as the click detector does
+            river.learn_one(x)
+            ours.learn_one(x)
+    assert len(set(scores)) > 100  # the comparison covered real, varied scores
+
+
+def test_the_detector_scores_like_rivers_pipeline():
+    river = (
+        preprocessing.StandardScaler()
+        | compose.FuncTransformer(squash)
+        | anomaly.HalfSpaceTrees(n_trees=25, height=8, window_size=250, seed=42)
+    )
+    detector = AnomalyDetector(warm_up=300, seed=42)
+    rng = random.Random(5)
+    compared = 0
+    for i in range(2_000):
+        x = {"amount_vs_usual": rng.gauss(0, 1) * (8 if i % 97 == 0 else 1), "items": rng.gauss(2, 1)}
+        score = detector.score_one(x)
+        if score is not None:
+            assert score == river.score_one(x)
+            compared += 1
+        detector.learn_one(x, score)
+        river.learn_one(x)
+    assert compared == 1_700
