@@ -168,6 +168,9 @@ class Pipeline:
         """Handle one batch from ``stream.take_events``."""
         async with self._lock:
             self.stats.batches += 1
+            messages = [event.message for event in events]
+            inputs = (TopicPartition(m.topic, m.partition) for m in messages if m.topic in self.input_types)
+            await self.sequence.start(self.app.consumer, inputs)
             for event in events:
                 await self._receive(event)
             released = await self._drain()

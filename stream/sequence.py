@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +34,23 @@ class PartitionSequence:
     #: How long a rewind may wait for its first offset before the partition moves on without it.
     give_up_s: float = 15.0
 
+    async def start(self, consumer: Any, tps: Iterable[TopicPartition]) -> None:
+        """Learn where the first delivery of each partition new to us must be, in one lookup.
+
+        One lookup per partition would each wait behind the consumer's long-poll fetch on
+        the same broker connection (1.5 s apiece), which made a worker's first scores wait
+        for tens of seconds.
+        """
+        new = [tp for tp in set(tps) if tp not in self.received]
+        if new:
+            self.received.update(await _starts(consumer, new))
+
     async def accept(self, consumer: Any, tp: TopicPartition, offset: int) -> bool:
         """Whether the message at ``offset`` is the next one of ``tp``; rewind over a hole."""
         expected = self.received.get(tp)
         if expected is None:
-            expected = await self._start(consumer, tp)
+            await self.start(consumer, [tp])
+            expected = self.received[tp]
         if offset == expected:
             self.rewinding.pop(tp, None)
             self.received[tp] = offset + 1
@@ -76,19 +89,25 @@ class PartitionSequence:
             self.received.pop(tp, None)
             self.rewinding.pop(tp, None)
 
-    @staticmethod
-    async def _start(consumer: Any, tp: TopicPartition) -> int:
-        """Where the partition's first delivery must be: the group's committed offset, else its first record."""
+
+async def _starts(consumer: Any, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Per partition: the group's committed offset, else the partition's first record."""
+    starts: dict[TopicPartition, int] = {}
+    missing: list[TP] = []
+    thread = consumer._thread
+    for tp in tps:
         faust_tp = TP(tp.topic, tp.partition)
         committed = consumer._committed_offset.get(faust_tp)  # Faust's copy: None for 0, or not loaded yet
-        if committed:
-            return int(committed)
-        thread = consumer._thread
-        committed = await thread.call_thread(thread._ensure_consumer().committed, faust_tp)
+        if not committed:
+            committed = await thread.call_thread(thread._ensure_consumer().committed, faust_tp)
         if committed is not None:
-            return int(committed)
-        earliest = await consumer.earliest_offsets(faust_tp)
-        return int(earliest.get(faust_tp) or 0)
+            starts[tp] = int(committed)
+        else:
+            missing.append(faust_tp)
+    if missing:
+        earliest = await consumer.earliest_offsets(*missing)
+        starts.update({TopicPartition(tp.topic, tp.partition): int(earliest.get(tp) or 0) for tp in missing})
+    return starts
 
 
 async def _seek(consumer: Any, tp: TP, offset: int) -> None:
