@@ -6,14 +6,14 @@ import time
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.sensors.prometheus import FaustMetrics
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from models.checkpoint import restore_or_fresh
 from models.engine import Engine
 from stream.commits import guard_commits
-from stream.metrics import PulseMetrics
+from stream.metrics import GroupMonitor, PulseMetrics
 from stream.outbox import Outbox
 from stream.pipeline import Erasure, OutputTopics, Pipeline
 from stream.producer import producer_for
@@ -31,8 +31,8 @@ def build_app(
 ) -> tuple[faust.App, Pipeline]:
     """Build the Faust app for ``settings`` and the pipeline its agent drives.
 
-    Faust's own sensors (messages in and out, table operations, rebalances) report to the
-    same registry, as ``faust_*``.
+    Faust's consumer-group sensors (commits, assignments, rebalances) report to the same
+    registry, as ``faust_*``.
     """
     app = faust.App(
         settings.group_id,
@@ -60,7 +60,7 @@ def build_app(
         # and the check refuses to start. The local store is then complete, not ahead.
         recovery_consistency_check=False,
     )
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
+    app.monitor = GroupMonitor(metrics=FaustMetrics.create(registry, "faust"))
     inputs = input_topics(settings)
     erasure = Erasure(erasure_topic(settings), settings.checkpoint_path)
     source = app.topic(*inputs, erasure.topic, key_serializer="raw", value_serializer="raw")
