@@ -7,6 +7,7 @@ log-transformed so a standard scaler and a linear model treat them sensibly.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 
 from models.events import Click, Order
@@ -124,3 +125,24 @@ def describe(feature: str, features: dict[str, float]) -> str:
         return render(features) if render else f"{feature}={features[feature]:.3g}"
     except KeyError:  # a reason that needs a companion feature the caller did not pass
         return f"{feature}={features[feature]:.3g}"
+
+
+#: Feature names and their values as C doubles: a tenth of a dict's memory.
+PackedFeatures = tuple[tuple[str, ...], array]
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def pack(x: dict[str, float]) -> PackedFeatures:
+    """``x`` compact for keeping: one shared tuple of names per feature set, values in an array.
+
+    Open sessions and pending labels hold hundreds of thousands of feature sets; as dicts
+    they were most of a worker's memory. Values round-trip exactly (doubles in, doubles out).
+    """
+    names = tuple(x)
+    return _NAMES.setdefault(names, names), array("d", x.values())
+
+
+def unpack(packed: PackedFeatures) -> dict[str, float]:
+    """The feature dict again, in its original order."""
+    names, values = packed
+    return dict(zip(names, values, strict=True))

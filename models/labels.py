@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from models.features import PackedFeatures, pack
 from models.timeutil import MS_PER_DAY
 
 
@@ -32,7 +33,7 @@ class Snapshot:
     customer_id: str
     ts: int
     deadline: int
-    features: dict[str, float]
+    features: PackedFeatures
     predictions: dict[str, float]
     orders_after: int = 0
     spend_after: float = 0.0
@@ -67,7 +68,7 @@ class PendingLabels:
         return self.horizon_days * MS_PER_DAY
 
     def take(self, customer_id: str, ts: int, features: dict[str, float], predictions: dict[str, float]) -> None:
-        snapshot = Snapshot(customer_id, ts, ts + self.horizon_ms, dict(features), dict(predictions))
+        snapshot = Snapshot(customer_id, ts, ts + self.horizon_ms, pack(features), dict(predictions))
         pending = self.by_customer.setdefault(customer_id, deque())
         pending.append(snapshot)
         self._counter += 1

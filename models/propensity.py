@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from river import linear_model, optim, preprocessing
 
+from models.features import PackedFeatures, pack
 from models.timeutil import MS_PER_MINUTE
 
 SESSION_GAP_MS = 30 * MS_PER_MINUTE
@@ -37,8 +38,8 @@ def is_sample_point(click_number: int) -> bool:
     return click_number in (power, power + power // 2)
 
 
-#: (session features, the score published with them or None while the model was cold)
-Sample = tuple[dict[str, float], float | None]
+#: (session features, packed, and the score published with them or None while the model was cold)
+Sample = tuple[PackedFeatures, float | None]
 
 
 @dataclass(slots=True)
@@ -60,7 +61,9 @@ class OpenSessions:
     size: int = 0
     dropped: int = 0
 
-    def on_click(self, customer_id: str, session_id: str, ts: int, click_number: int, sample: Sample) -> None:
+    def on_click(
+        self, customer_id: str, session_id: str, ts: int, click_number: int, x: dict[str, float], score: float | None
+    ) -> None:
         """Keep the session open until ``ts + gap``; record the sample at sampled clicks."""
         sessions = self.by_customer.setdefault(customer_id, {})
         session = sessions.get(session_id)
@@ -71,7 +74,7 @@ class OpenSessions:
             heapq.heappush(self._deadlines, (ts + self.gap_ms, customer_id, session_id))
         session.last_click_ts = max(session.last_click_ts, ts)
         if is_sample_point(click_number):
-            session.samples.append(sample)
+            session.samples.append((pack(x), score))
         while self.size > self.max_open:
             self._drop_oldest()
 

@@ -18,7 +18,14 @@ from models.churn import ChurnModel
 from models.clv import ClvCorrector
 from models.evaluation import ClassifierQuality, RegressorQuality
 from models.events import Click, Event, Order, Review
-from models.features import churn_features, click_burst_features, describe, order_anomaly_features, session_features
+from models.features import (
+    churn_features,
+    click_burst_features,
+    describe,
+    order_anomaly_features,
+    session_features,
+    unpack,
+)
 from models.labels import PendingLabels, Snapshot
 from models.propensity import OpenSession, OpenSessions, PropensityModel
 from models.segments import RfmCuts, customer_segment
@@ -124,7 +131,7 @@ class ModelSuite:
         """Score the session so far; keep the sample until the session's label is known."""
         x = session_features(state, click.ts)
         score = self.propensity.score(x)
-        self.open_sessions.on_click(click.customer_id, click.session_id, click.ts, state.session_clicks, (x, score))
+        self.open_sessions.on_click(click.customer_id, click.session_id, click.ts, state.session_clicks, x, score)
         return score
 
     def _sentiment(self, state: CustomerState, review: Review) -> float | None:
@@ -139,10 +146,10 @@ class ModelSuite:
 
     def _learn_session(self, session: OpenSession, converted: bool) -> None:
         weight = 1.0 / max(len(session.samples), 1)  # a session counts once, however long
-        for x, score in session.samples:
+        for packed, score in session.samples:
             if score is not None:
                 self.propensity_quality.update(converted, score)
-            self.propensity.learn_one(x, converted, weight)
+            self.propensity.learn_one(unpack(packed), converted, weight)
 
     def _take_census(self, ts: int) -> None:
         """A label snapshot of every census member as they stand at ``ts``; new RFM quintiles."""
@@ -255,7 +262,8 @@ class ModelSuite:
         predictions, churned = snapshot.predictions, snapshot.churned
         if "churn_risk" in predictions:
             self.churn_quality.update(churned, predictions["churn_risk"])
-        current = self.churn.score(snapshot.features)
+        features = unpack(snapshot.features)
+        current = self.churn.score(features)
         if current is not None:
             self.current_churn_quality.update(churned, current)
             if self.current_churn_quality.count % CHAMPION_EVERY == 0:
@@ -263,18 +271,18 @@ class ModelSuite:
         if "bgnbd_churn" in predictions:
             self.bgnbd_churn_quality.update(churned, predictions["bgnbd_churn"])
             self.orders_quality.update(snapshot.orders_after, predictions["expected_orders_h"])
-            self._learn_clv(snapshot)
-        self.churn.learn_one(snapshot.features, float(churned))
+            self._learn_clv(snapshot, features)
+        self.churn.learn_one(features, float(churned))
 
-    def _learn_clv(self, snapshot: Snapshot) -> None:
+    def _learn_clv(self, snapshot: Snapshot, features: dict[str, float]) -> None:
         base, spend = snapshot.predictions["clv_h"], snapshot.spend_after
         self.clv_quality.update(spend, base)
-        current = self.clv_corrector.predict(snapshot.features, base)
+        current = self.clv_corrector.predict(features, base)
         if current is not None:
             self.corrected_clv_quality.update(spend, current)
             if self.corrected_clv_quality.count % CHAMPION_EVERY == 0:
                 self._choose_clv_champion()
-        self.clv_corrector.learn_one(snapshot.features, base, spend)
+        self.clv_corrector.learn_one(features, base, spend)
 
     def _choose_clv_champion(self) -> None:
         corrected, base = self.corrected_clv_quality.report(), self.clv_quality.report()

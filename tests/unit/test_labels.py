@@ -1,3 +1,4 @@
+from models.features import unpack
 from models.labels import PendingLabels
 
 DAY = 86_400_000
@@ -16,7 +17,7 @@ def test_next_order_inside_the_horizon_settles_churn_as_zero_and_counts_towards_
     assert list(pending.advance(90 * DAY - 1)) == [], "handed back only at the deadline"
     (closed,) = pending.advance(90 * DAY)
     assert (closed.churned, closed.orders_after, closed.spend_after) == (False, 2, 30.0)
-    assert closed.features == {"x": 1.0} and closed.predictions == {"churn_risk": 0.3}
+    assert unpack(closed.features) == {"x": 1.0} and closed.predictions == {"churn_risk": 0.3}
     assert pending.size == 0 and not pending.by_customer
 
 

@@ -1,5 +1,6 @@
 from models.engine import Engine
 from models.events import Click, Order
+from models.features import unpack
 from models.propensity import SESSION_GAP_MS, OpenSessions
 
 MINUTE = 60_000
@@ -12,17 +13,17 @@ def sample(n: int) -> tuple[dict[str, float], float | None]:
 def test_an_order_within_the_gap_closes_the_session_as_converted():
     sessions = OpenSessions()
     for n in range(1, 6):
-        sessions.on_click("c1", "s1", n * MINUTE, n, sample(n))
+        sessions.on_click("c1", "s1", n * MINUTE, n, *sample(n))
     closed = list(sessions.on_order("c1", 5 * MINUTE + SESSION_GAP_MS))
     assert [(s.session_id, label) for s, label in closed] == [("s1", True)]
-    assert [x["n"] for x, _ in closed[0][0].samples] == [1.0, 2.0, 3.0, 4.0]  # clicks 1, 2, 3, 4 (not 5)
+    assert [unpack(x)["n"] for x, _ in closed[0][0].samples] == [1.0, 2.0, 3.0, 4.0]  # clicks 1, 2, 3, 4 (not 5)
     assert sessions.size == 0 and list(sessions.advance(10**12)) == []
 
 
 def test_thirty_quiet_minutes_close_the_session_unconverted_and_later_clicks_move_the_deadline():
     sessions = OpenSessions()
-    sessions.on_click("c1", "s1", 0, 1, sample(1))
-    sessions.on_click("c1", "s1", 20 * MINUTE, 2, sample(2))
+    sessions.on_click("c1", "s1", 0, 1, *sample(1))
+    sessions.on_click("c1", "s1", 20 * MINUTE, 2, *sample(2))
     assert list(sessions.advance(SESSION_GAP_MS)) == [], "the second click keeps it open"
     (closed,) = sessions.advance(20 * MINUTE + SESSION_GAP_MS)
     assert closed[1] is False and closed[0].last_click_ts == 20 * MINUTE
@@ -32,8 +33,8 @@ def test_thirty_quiet_minutes_close_the_session_unconverted_and_later_clicks_mov
 
 def test_an_order_after_the_gap_does_not_convert_and_other_customers_are_untouched():
     sessions = OpenSessions()
-    sessions.on_click("c1", "s1", 0, 1, sample(1))
-    sessions.on_click("c2", "s2", 0, 1, sample(1))
+    sessions.on_click("c1", "s1", 0, 1, *sample(1))
+    sessions.on_click("c2", "s2", 0, 1, *sample(1))
     assert list(sessions.on_order("c1", SESSION_GAP_MS + 1)) == []
     assert list(sessions.on_order("c3", 1)) == []
     assert sorted(s.customer_id for s, label in sessions.advance(SESSION_GAP_MS) if not label) == ["c1", "c2"]
@@ -42,7 +43,7 @@ def test_an_order_after_the_gap_does_not_convert_and_other_customers_are_untouch
 def test_open_sessions_are_capped():
     sessions = OpenSessions(max_open=100)
     for n in range(1000):
-        sessions.on_click(f"c{n}", "s", n, 1, sample(1))
+        sessions.on_click(f"c{n}", "s", n, 1, *sample(1))
     assert sessions.size == 100 and sessions.dropped == 900
     assert min(s.last_click_ts for by in sessions.by_customer.values() for s in by.values()) == 900
 

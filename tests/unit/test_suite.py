@@ -1,5 +1,6 @@
 from models.engine import Engine, EngineConfig
 from models.events import parse_event
+from models.features import pack, unpack
 from models.generator import GeneratorConfig, generate
 from models.labels import Snapshot
 from models.suite import CHAMPION_EVERY, ModelSuite
@@ -23,7 +24,7 @@ def test_census_labels_cover_quiet_customers_and_are_learnt_at_their_deadline():
 
     pending = [s for queue in suite.labels.by_customer.values() for s in queue]
     assert len({s.ts for s in pending}) == 60 // 14 + 1, "one census every 14 days inside the open horizon"
-    quiet = [s for s in pending if s.features["days_since_last_order"] >= 28]
+    quiet = [s for s in pending if unpack(s.features)["days_since_last_order"] >= 28]
     assert len(quiet) > len(pending) / 4, "the census sees customers who have gone quiet"
     assert learnt and all(deadline <= watermark for deadline, watermark in learnt)
     deadlines = [deadline for deadline, _ in learnt]
@@ -33,7 +34,7 @@ def test_census_labels_cover_quiet_customers_and_are_learnt_at_their_deadline():
 
 def _snapshot(n: int, clicks: float, base: float, spend: float) -> Snapshot:
     predictions = {"churn_risk": 0.5, "bgnbd_churn": 0.5, "expected_orders_h": 1.0, "clv_h": base}
-    snapshot = Snapshot(f"c{n}", 0, 90 * MS_PER_DAY, {"recent_clicks": clicks}, predictions)
+    snapshot = Snapshot(f"c{n}", 0, 90 * MS_PER_DAY, pack({"recent_clicks": clicks}), predictions)
     snapshot.orders_after, snapshot.spend_after = (1, spend) if spend else (0, 0.0)
     return snapshot
 
