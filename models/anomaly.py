@@ -60,17 +60,27 @@ class AnomalyDetector:
         """Anomaly score of ``x``, or ``None`` while warming up."""
         if self.seen < self.warm_up or self.trees is None:
             return None
-        return float(self.trees.score_one(squash(self.scaler.transform_one(x))))
+        return float(self.trees.score_point(self._point(x, self.trees.features)))
 
     def learn_one(self, x: dict[str, float], score: float | None = None) -> None:
         """Learn ``x`` as normal; ``score`` is the score it was given, for the threshold."""
         self.scaler.learn_one(x)
         if self.trees is None:
             self.trees = HalfSpaceTrees(list(x), self.n_trees, self.height, self.window_size, self.seed)
-        self.trees.learn_one(squash(self.scaler.transform_one(x)))
+        self.trees.learn_point(self._point(x, self.trees.features))
         self.seen += 1
         if score is not None:
             self.threshold.update(score)
+
+    def _point(self, x: dict[str, float], names: list[str]) -> list[float]:
+        """River's ``StandardScaler.transform_one``, then ``squash``, in ``names`` order, in one pass."""
+        means, variances = self.scaler.means, self.scaler.vars
+        point = []
+        for name in names:
+            variance = variances[name]
+            value = (x[name] - means[name]) / variance**0.5 if variance else 0.0
+            point.append(squash(value))
+        return point
 
     @property
     def threshold_value(self) -> float | None:
@@ -78,6 +88,6 @@ class AnomalyDetector:
         return None if value is None else float(value)
 
 
-def squash(x: dict[str, float]) -> dict[str, float]:
-    """Map standardised values into (0, 1); 3 standard deviations land near 0.82."""
-    return {name: 1.0 / (1.0 + math.exp(-max(min(value, 60.0), -60.0) / 2.0)) for name, value in x.items()}
+def squash(value: float) -> float:
+    """Map a standardised value into (0, 1); 3 standard deviations land near 0.82."""
+    return 1.0 / (1.0 + math.exp(-max(min(value, 60.0), -60.0) / 2.0))

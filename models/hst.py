@@ -72,15 +72,21 @@ class HalfSpaceTrees:
         return [x[name] for name in self.features]
 
     def learn_one(self, x: dict[str, float]) -> None:
-        self._window.append(self._vector(x))
+        self.learn_point(self._vector(x))
+
+    def score_one(self, x: dict[str, float]) -> float:
+        return self.score_point(self._vector(x))
+
+    def learn_point(self, point: list[float]) -> None:
+        """Learn a point given as its values in ``features`` order."""
+        self._window.append(point)
         if len(self._window) == self.window_size:
             self._end_window()
 
-    def score_one(self, x: dict[str, float]) -> float:
-        """1 - normalised mass along x's paths: high for points in sparse regions."""
+    def score_point(self, point: list[float]) -> float:
+        """1 - normalised mass along the point's paths: high for points in sparse regions."""
         if self._first_window:
             return 0
-        point = self._vector(x)
         leaves = self._first_leaf
         total = 0
         for feature, threshold, stops, scores in zip(

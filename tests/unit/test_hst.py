@@ -38,7 +38,7 @@ def test_scores_equal_rivers_through_many_windows():
 def test_the_detector_scores_like_rivers_pipeline():
     river = (
         preprocessing.StandardScaler()
-        | compose.FuncTransformer(squash)
+        | compose.FuncTransformer(lambda x: {name: squash(value) for name, value in x.items()})
         | anomaly.HalfSpaceTrees(n_trees=25, height=8, window_size=250, seed=42)
     )
     detector = AnomalyDetector(warm_up=300, seed=42)
