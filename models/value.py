@@ -21,6 +21,8 @@ from models.timeutil import MS_PER_DAY
 
 log = logging.getLogger(__name__)
 
+MAX_CACHED = 200_000
+
 
 @dataclass(slots=True)
 class BookEntry:
@@ -44,6 +46,10 @@ class CustomerValue:
     next_fit_ts: int | None = None
     fits: int = 0
     last_notes: str = ""
+    #: BG/NBD answers by (repeat days, t_x, T) on the daily grid, for the current params.
+    #: A customer's figures change once a day at most, while its clicks come by the
+    #: dozen; cleared on every refit, so a cached answer is always the one computed now.
+    _bgnbd_cache: dict[tuple[int, int, int], tuple[float, float, float]] = field(default_factory=dict, repr=False)
 
     def on_order(self, customer_id: str, ts: int, amount: float) -> None:
         """Record a placed order (one BG/NBD purchase per customer-day)."""
@@ -79,6 +85,7 @@ class CustomerValue:
         result = bgnbd.fit(x, t_x, T, init=self.params)
         if np.all(np.isfinite(result.params.as_array())):
             self.params = result.params
+            self._bgnbd_cache.clear()
         spend = gammagamma.fit(x, mean_value, init=self.spend_params)
         if spend.n_customers >= self.min_customers and spend.params.q > 1:
             self.spend_params = spend.params
@@ -89,6 +96,22 @@ class CustomerValue:
             report = log.warning if result.notes != "interior optimum" and was_interior else log.info
             report("BG/NBD refit on %d customers: %s (%s)", result.n_customers, result.params, result.notes)
             self.last_notes = result.notes
+
+    def _bgnbd(self, x: int, t_x: int, T: int) -> tuple[float, float, float]:
+        """P(alive), expected orders and P(no order) over the horizon, computed once per grid point."""
+        key = (x, t_x, T)
+        cached = self._bgnbd_cache.get(key)
+        if cached is not None:
+            return cached
+        assert self.params is not None
+        h = float(self.horizon_days)
+        alive = float(bgnbd.p_alive(self.params, x, t_x, T))
+        expected = float(bgnbd.expected_purchases(self.params, h, x, t_x, T, alive=alive))
+        no_order = float(bgnbd.prob_no_purchase(self.params, h, x, t_x, T, alive=alive))
+        if len(self._bgnbd_cache) >= MAX_CACHED:
+            self._bgnbd_cache.clear()
+        self._bgnbd_cache[key] = (alive, expected, no_order)
+        return alive, expected, no_order
 
     def _arrays(self, now_ts: int, whole_days: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         entries = list(self.book.values())
@@ -119,14 +142,8 @@ class CustomerValue:
         x = entry.days - 1
         t_x = (entry.last_ts - entry.first_ts) // MS_PER_DAY
         T = max((now_ts - entry.first_ts) // MS_PER_DAY, t_x)
-        h = float(self.horizon_days)
-        alive = float(bgnbd.p_alive(self.params, x, t_x, T))
-        expected = float(bgnbd.expected_purchases(self.params, h, x, t_x, T, alive=alive))
-        out = {
-            "p_alive": alive,
-            "expected_orders_h": expected,
-            "p_no_order_h": float(bgnbd.prob_no_purchase(self.params, h, x, t_x, T, alive=alive)),
-        }
+        alive, expected, no_order = self._bgnbd(x, t_x, T)
+        out = {"p_alive": alive, "expected_orders_h": expected, "p_no_order_h": no_order}
         mean_value = entry.spend / entry.orders
         if self.spend_params is not None and x >= 1:
             value = float(gammagamma.expected_average_value(self.spend_params, x, mean_value))
