@@ -28,4 +28,10 @@ typecheck:  ## mypy
 bench:  ## every benchmark under bench/, figures printed
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
-.PHONY: help install demo test unit lint format typecheck bench
+throughput:  ## worker against raw consume, plain Faust, Quix Streams (needs .[bench])
+	$(PY) bench/throughput.py
+
+latency:  ## one worker at 1,000 / 2,000 / 5,000 events/s: latency, bounded lag
+	$(PY) bench/latency.py
+
+.PHONY: help install demo test unit lint format typecheck bench throughput latency
