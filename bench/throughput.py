@@ -29,7 +29,7 @@ Each runs as its own process. Figures per contender:
 A contender still running after ``--time-limit`` seconds is stopped and measured on what
 it did. Ratios compare two contenders over the same number of events, the smaller of the
 two counts (the first N events each scored), so a prefix run is compared with the
-worker's rate over the same prefix. Targets (issue 9): worker >= 10x the reference Faust
+worker's rate over the same prefix. Targets: worker >= 10x the reference Faust
 pipeline, >= 1.5x Quix Streams, >= 10,000 events/s.
 
     python bench/throughput.py [--events 200000] [--customers 20000] [--days 120]
