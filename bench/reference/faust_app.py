@@ -32,6 +32,7 @@ from models.jsonio import dumps
 from models.records import dead_letter
 from models.state import CustomerState, Source
 from models.timeutil import now_ms
+from stream.app import faust_settings
 from stream.settings import Settings
 from stream.topics import INPUT_TYPES
 
@@ -43,21 +44,7 @@ KINDS = {settings.topic(name): kind for name, kind in INPUT_TYPES.items()}
 app = faust.App(
     APP_ID,
     broker=settings.broker,
-    store="rocksdb://",
-    datadir=str(settings.data_dir / "faust"),
-    topic_partitions=settings.partitions,
-    topic_replication_factor=settings.replication_factor,
-    consumer_auto_offset_reset="earliest",
-    broker_commit_interval=settings.commit_interval_ms / 1000,
-    # Start-up speed, as in stream/app.py.
-    broker_rebalance_timeout=10,
-    broker_session_timeout=6,
-    broker_heartbeat_interval=1,
-    stream_wait_empty=False,
-    web_enabled=False,
-    autodiscover=False,
-    table_standby_replicas=0,
-    recovery_consistency_check=False,
+    **faust_settings(settings),  # the worker's own: start-up speed, store, commits
 )
 source = app.topic(*KINDS, key_serializer="raw", value_serializer="raw")
 scores = app.topic(f"{APP_ID}-customer-scores", key_serializer="raw", value_serializer="raw")
