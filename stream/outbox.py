@@ -33,9 +33,6 @@ class Outbox:
         """Queue a record (``value`` ``None``: a tombstone) for the next ``publish``."""
         self._records[topic].append((key, value))
 
-    def __len__(self) -> int:
-        return sum(len(records) for records in self._records.values())
-
     async def publish(self) -> list[Awaitable[Any]]:
         """Hand every queued record to the producer; each future resolves once the broker has its batch."""
         if not self._records:
