@@ -326,12 +326,18 @@ class Pipeline:
                 self.latest_alerts.add(output.value)
 
     async def _learn_start_positions(self) -> None:
-        """Ask the consumer where each partition that has delivered nothing starts."""
-        for tp in list(self.merge.queues):
-            if tp not in self.merge.next_offset:
-                position = await self.app.consumer.position(TP(tp.topic, tp.partition))
-                if position is not None:
-                    self.merge.start_at(tp, position)
+        """Tell the merge where each partition that has delivered nothing starts reading.
+
+        That is the group's committed offset, else the partition's first record; not the
+        consumer's position, which is already past records fetched into Faust's buffers
+        but not yet delivered: a partition counted as settled at that position would let
+        the merge release events ahead of them, in an order a backtest would not have.
+        """
+        quiet = [tp for tp in self.merge.queues if tp not in self.merge.next_offset]
+        if quiet:
+            await self.sequence.start(self.app.consumer, quiet)
+            for tp in quiet:
+                self.merge.start_at(tp, self.sequence.received[tp])
 
     def _highwater(self, tp: TopicPartition) -> int | None:
         try:

@@ -106,5 +106,6 @@ def test_replay_into_a_worker_gives_the_backtest_scores_to_the_last_digit(cluste
     by_event = {value["event_id"]: value["scores"] for _key, value in got[scores]}
     assert len(by_event) == len(events) == len(expected)
     different = [event_id for event_id, value in expected.items() if by_event[event_id] != value]
-    assert not different, f"{len(different)} events scored differently, first {different[0]}"
+    forced = [line for line in cluster.worker_log().splitlines() if "merge:" in line or "skipped" in line]
+    assert not different, f"{len(different)} events scored differently, first {different[0]}; worker: {forced[:5]}"
     print(f"replay rate {rate:,.0f} events/s (process start included)")
