@@ -4,37 +4,51 @@ Sending each score through Faust's ``Topic.send`` costs more than scoring the ev
 every record becomes a pending message, a future and a sensor call. The outbox keeps
 the records of one batch in memory and hands them to aiokafka as whole record batches,
 one append per record and one future per batch per partition. Records are partitioned
-like any keyed Kafka record (murmur2 of the key), so consumers see the same layout.
+like any keyed Kafka record (murmur2 of the key), so consumers see the same layout,
+unless a record names its partition (the state changelog follows its input partition).
+
+For topics read back by offset (``exact_end``), the last record of each partition goes
+in a record batch of its own. Some brokers (the embedded one among them) answer a
+ListOffsets(latest) request with the base offset of the last record batch + 1; a
+one-record last batch makes that the true end, so a table restored "up to the end"
+gets every record.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+Record = tuple[bytes | None, bytes | None]
+
 
 class Outbox:
     """Collects ``(topic, key, value)`` records; ``publish`` sends them in order per partition."""
 
-    def __init__(self, new_producer: Callable[[], AIOKafkaProducer]) -> None:
+    def __init__(self, new_producer: Callable[[], AIOKafkaProducer], exact_end: Collection[str] = ()) -> None:
         self._new_producer = new_producer
+        self._exact_end = frozenset(exact_end)
         self._producer: AIOKafkaProducer | None = None
-        self._records: dict[str, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
+        self._records: dict[str, list[tuple[bytes | None, bytes | None, int | None]]] = defaultdict(list)
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
         self._lock = asyncio.Lock()
 
-    def add(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+    def add(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue a record (``value`` ``None``: a tombstone) for the next ``publish``."""
-        self._records[topic].append((key, value))
+        self._records[topic].append((key, value, partition))
 
     async def publish(self) -> list[Awaitable[Any]]:
-        """Hand every queued record to the producer; each future resolves once the broker has its batch."""
+        """Hand every queued record to the producer.
+
+        Each future resolves once the broker has its batch, to the batch's
+        ``RecordMetadata`` (topic, partition and the offset of its first record).
+        """
         if not self._records:
             return []
         producer = await self._started()
@@ -60,18 +74,28 @@ class Outbox:
             return self._producer
 
     async def _by_partition(
-        self, producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes | None, bytes | None]]
-    ) -> dict[int, list[tuple[bytes | None, bytes | None]]]:
+        self, producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes | None, bytes | None, int | None]]
+    ) -> dict[int, list[Record]]:
         partitions = self._partitions.get(topic)
         if partitions is None:
             partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
-        grouped: dict[int, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
-        for key, value in records:
-            grouped[self._partitioner(key, partitions, partitions)].append((key, value))
+        grouped: dict[int, list[Record]] = defaultdict(list)
+        for key, value, partition in records:
+            if partition is None:
+                partition = self._partitioner(key, partitions, partitions)
+            grouped[partition].append((key, value))
         return grouped
 
-    async def _send(
-        self, producer: AIOKafkaProducer, topic: str, partition: int, records: list[tuple[bytes | None, bytes | None]]
+    async def _send(self, producer: AIOKafkaProducer, topic: str, partition: int, records: list[Record]) -> list[Any]:
+        if topic in self._exact_end and len(records) > 1:
+            return [
+                *await self._send_batches(producer, topic, partition, records[:-1]),
+                *await self._send_batches(producer, topic, partition, records[-1:]),
+            ]
+        return await self._send_batches(producer, topic, partition, records)
+
+    async def _send_batches(
+        self, producer: AIOKafkaProducer, topic: str, partition: int, records: list[Record]
     ) -> list[Any]:
         """Fill record batches up to the producer's batch size; send each as it fills."""
         deliveries = []

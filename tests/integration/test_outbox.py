@@ -1,0 +1,52 @@
+"""The outbox on the embedded broker: order per partition, explicit partitions, exact ends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from stream.outbox import Outbox
+from stream.producer import producer_for
+from tests.harness import Cluster, read_to_end
+
+pytestmark = pytest.mark.integration
+
+
+async def _publish(cluster: Cluster, exact_end: list[str], records: list[tuple[str, bytes, bytes, int | None]]) -> list:
+    outbox = Outbox(lambda: producer_for(cluster.settings, linger_ms=0), exact_end=exact_end)
+    try:
+        for topic, key, value, partition in records:
+            outbox.add(topic, key, value, partition)
+        return await asyncio.gather(*await outbox.publish())
+    finally:
+        await outbox.close()
+
+
+async def _end_offsets(cluster: Cluster, topic: str, partitions: int) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=cluster.broker.bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+def test_exact_end_topics_report_their_true_end_and_keep_order(cluster: Cluster) -> None:
+    cluster.create_topics()
+    changelog, scores = cluster.topic("customer-scores"), cluster.topic("customer-alerts")
+    records = [(changelog, b"c%d" % (i % 7), b"%d" % i, i % 2) for i in range(50)]
+    records += [(scores, b"c%d" % (i % 7), b"%d" % i, None) for i in range(50)]
+    deliveries = asyncio.run(_publish(cluster, [changelog], records))
+
+    ends = asyncio.run(_end_offsets(cluster, changelog, cluster.partitions))
+    assert ends[0] == 25 and ends[1] == 25  # explicit partitions, every record counted by ListOffsets
+    batches = sorted((md.partition, md.offset) for md in deliveries if md.topic == changelog)
+    assert batches == [(0, 0), (0, 24), (1, 0), (1, 24)]  # the last record of each partition in a batch alone
+    by_key: dict[bytes, list[int]] = {}
+    for key, value in read_to_end(cluster.broker, scores):
+        by_key.setdefault(key, []).append(int(value))
+    assert sum(map(len, by_key.values())) == 50
+    assert all(values == sorted(values) for values in by_key.values())  # order kept per key
