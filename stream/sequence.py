@@ -6,6 +6,11 @@ stays with this worker, those records are never delivered. The pipeline would th
 process the records after the hole, commit past it, and the records in it would be
 lost for good. Instead, a hole makes the consumer seek back to its first offset, and
 messages are ignored until that offset arrives again.
+
+One seek is not always enough: messages fetched before it are still being handed over,
+and Faust moves its read offset past each of them, so it then drops the re-fetched
+records as already read. While a rewind waits, ``retry`` seeks again every
+``retry_s``; once the old messages are through, a seek takes.
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ class PartitionSequence:
     received: dict[TopicPartition, int] = field(default_factory=dict)
     #: Partition -> monotonic time its rewind started.
     rewinding: dict[TopicPartition, float] = field(default_factory=dict)
+    #: Partition -> monotonic time of its latest seek.
+    sought: dict[TopicPartition, float] = field(default_factory=dict)
     rewinds: int = 0
+    retry_s: float = 2.0
     #: How long a rewind may wait for its first offset before the partition moves on without it.
     give_up_s: float = 15.0
 
@@ -53,6 +61,7 @@ class PartitionSequence:
             expected = self.received[tp]
         if offset == expected:
             self.rewinding.pop(tp, None)
+            self.sought.pop(tp, None)
             self.received[tp] = offset + 1
             return True
         if offset < expected:
@@ -69,6 +78,7 @@ class PartitionSequence:
                 offset - 1,
             )
             self.rewinding.pop(tp)
+            self.sought.pop(tp, None)
             self.received[tp] = offset + 1
             return True
         log.warning(
@@ -78,16 +88,24 @@ class PartitionSequence:
             expected,
             offset - 1,
         )
-        self.rewinding[tp] = time.monotonic()
+        self.rewinding[tp] = self.sought[tp] = time.monotonic()
         self.rewinds += 1
         await _seek(consumer, TP(tp.topic, tp.partition), expected)
         return False
+
+    async def retry(self, consumer: Any, now: float) -> None:
+        """Seek again where a rewind has waited ``retry_s`` since its last seek."""
+        for tp, last in list(self.sought.items()):
+            if now - last >= self.retry_s:
+                self.sought[tp] = now
+                await _seek(consumer, TP(tp.topic, tp.partition), self.received[tp])
 
     def revoke(self, tps: list[TopicPartition]) -> None:
         """A revoked partition starts afresh at its committed offset when it comes back."""
         for tp in tps:
             self.received.pop(tp, None)
             self.rewinding.pop(tp, None)
+            self.sought.pop(tp, None)
 
 
 async def _starts(consumer: Any, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
