@@ -82,7 +82,6 @@ def build_app(
         dlq=settings.topic("events-dlq"),
         rekey=rekey_topic(settings),
     )
-    outbox = Outbox(lambda: producer_for(settings, linger_ms=0))
     table = app.Table(
         "customer-state",
         partitions=settings.partitions,
@@ -90,7 +89,9 @@ def build_app(
         value_type=bytes,
         options=dict(ROCKSDB_OPTIONS),  # Faust pops entries from the mapping it is given
     )
-    store = TableStore(table)
+    changelog = table.changelog_topic.get_topic_name()
+    outbox = Outbox(lambda: producer_for(settings, linger_ms=0), exact_end=[changelog])
+    store = TableStore(table, outbox)
     suite, _restored = restore_or_fresh(settings.checkpoint_path, settings.horizon_days, settings.seed)
     engine = Engine(settings.engine_config(), states=store, suite=suite)
     metrics.start_at_zero(inputs, engine.config.alert_rules.rules)

@@ -152,11 +152,13 @@ class Pipeline:
     # -- partition lifecycle ------------------------------------------------------
 
     def on_assigned(self, assigned: set[TP]) -> None:
+        self.store.drop_cache()
         self.merge.assign(TopicPartition(tp.topic, tp.partition) for tp in assigned if tp.topic in self.input_types)
 
     def on_revoked(self, revoked: set[TP]) -> None:
         """Forget held events of revoked partitions: their new owner reads them again."""
         tps = [TopicPartition(tp.topic, tp.partition) for tp in revoked]
+        self.store.drop_cache()
         dropped = self.merge.revoke(tps)
         self.sequence.revoke(tps)
         if dropped:
@@ -178,8 +180,13 @@ class Pipeline:
             await self._settle([*released, *erased])
 
     async def tick(self) -> None:
-        """Release events that were waiting on an idle partition (called by a timer)."""
-        if self.merge.buffered and not self._lock.locked():
+        """Release events that were waiting on an idle partition; repeat seeks (called by a timer)."""
+        if self._lock.locked():
+            return
+        if self.sequence.sought:
+            async with self._lock:
+                await self.sequence.retry(self.app.consumer, time.monotonic())
+        if self.merge.buffered:
             async with self._lock:
                 await self._settle(await self._drain())
 
@@ -200,9 +207,9 @@ class Pipeline:
         crash. Waiting on each record's delivery is exact where Faust's flush is not
         (its buffer of table writes gives up after 0.1 s without progress).
         """
-        pending = [*await self.outbox.publish(), *self.store.take_writes()]
+        pending = await self.outbox.publish()
         if pending:
-            await asyncio.gather(*pending)
+            self.store.persisted(await asyncio.gather(*pending))
         for faust_event in handled:
             faust_event.ack()
         for (topic, outcome), count in self._outcomes.items():

@@ -2,21 +2,23 @@
 
 Faust writes a changelog record for every table assignment. Within a batch the engine
 may update the same customer many times; this cache loads each customer once, lets the
-engine work on the object in memory, and writes it back once when the batch ends.
+engine work on the object in memory, and writes it back once when the batch ends, with
+its changelog record in the batch's outbox.
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Awaitable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 from faust.streams import _current_event, current_event
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from models.jsonio import dumps, loads
 from models.state import CustomerState
+from stream.outbox import Outbox
 
 
 @contextlib.contextmanager
@@ -36,36 +38,37 @@ def event_context(event: EventT) -> Iterator[None]:
 
 
 class TableStore(MutableMapping[str, CustomerState]):
-    """Customer states of one batch, read from and flushed to the Faust table."""
+    """Customer states read from the Faust table's store, written back once per batch.
 
-    def __init__(self, table: Any) -> None:
+    Recently used states stay decoded between batches (at most ``cache_size``, least
+    recently used out first): a customer active in consecutive batches is read from
+    RocksDB and decoded once. The cache is dropped at every rebalance, because a
+    partition that moves away and back may come back with state written elsewhere.
+
+    Writes bypass the Faust table's own changelog path (a pending message, a future and
+    a producer-buffer round per record): the local store is written directly and the
+    changelog records go out through the outbox with the batch's other records. Once the
+    broker has them, ``persisted`` records their offsets in the store, as Faust does for
+    its own sends, so a restart restores only what came after.
+    """
+
+    def __init__(self, table: Any, outbox: Outbox, cache_size: int = 20_000) -> None:
         self.table = table
+        self.cache_size = cache_size
+        self.data = table.data
+        self.outbox = outbox
+        self.changelog = table.changelog_topic.get_topic_name()
         self._cache: dict[str, CustomerState] = {}
         self._dirty: dict[str, EventT] = {}
-        self._writes: list[Awaitable[Any]] = []
-        # Faust queues each changelog record in its producer buffer and forgets it; kept
-        # here, a batch can wait until its state writes are on the broker before acking.
-        send_changelog = table.send_changelog
-
-        def recorded_send_changelog(*args: Any, **kwargs: Any) -> Any:
-            future = send_changelog(*args, **kwargs)
-            self._writes.append(future)
-            return future
-
-        table.send_changelog = recorded_send_changelog
-
-    def take_writes(self) -> list[Awaitable[Any]]:
-        """Changelog records queued since the last call (each resolves once the broker has it)."""
-        writes, self._writes = self._writes, []
-        return writes
 
     def __getitem__(self, customer_id: str) -> CustomerState:
-        state = self._cache.get(customer_id)
+        state = self._cache.pop(customer_id, None)  # re-inserted below: most recently used last
         if state is None:
-            raw = self.table.get(customer_id.encode())
+            raw = self.data.get(customer_id.encode())
             if raw is None:
                 raise KeyError(customer_id)
-            state = self._cache[customer_id] = CustomerState.from_list(loads(raw))
+            state = CustomerState.from_list(loads(raw))
+        self._cache[customer_id] = state
         return state
 
     def __setitem__(self, customer_id: str, state: CustomerState) -> None:
@@ -75,22 +78,45 @@ class TableStore(MutableMapping[str, CustomerState]):
         self._dirty[customer_id] = event
 
     def __delitem__(self, customer_id: str) -> None:
-        self._cache.pop(customer_id, None)
+        event = current_event()
+        assert event is not None, "customer state erased outside event_context()"
+        key = customer_id.encode()
+        cached = self._cache.pop(customer_id, None)
         self._dirty.pop(customer_id, None)
-        del self.table[customer_id.encode()]
+        if self.data.get(key) is not None:
+            del self.data[key]
+        elif cached is None:
+            raise KeyError(customer_id)
+        self.outbox.add(self.changelog, key, None, event.message.partition)
 
     def __iter__(self) -> Iterator[str]:
-        return (key.decode() for key in self.table)
+        return (key.decode() for key in self.data)
 
     def __len__(self) -> int:
-        return len(self.table)
+        return len(self.data)
 
     def flush(self) -> int:
-        """Write every changed customer once; return how many were written."""
+        """Write every changed customer once to the store and the outbox; return how many."""
         written = len(self._dirty)
         for customer_id, event in self._dirty.items():
+            key, value = customer_id.encode(), dumps(self._cache[customer_id].to_list())
             with event_context(event):
-                self.table[customer_id.encode()] = dumps(self._cache[customer_id].to_list())
+                self.data[key] = value
+            self.outbox.add(self.changelog, key, value, event.message.partition)
         self._dirty.clear()
-        self._cache.clear()
+        for _ in range(len(self._cache) - self.cache_size):
+            del self._cache[next(iter(self._cache))]
         return written
+
+    def drop_cache(self) -> None:
+        """Forget decoded states not yet due for writing (after a rebalance)."""
+        self._cache = {customer_id: self._cache[customer_id] for customer_id in self._dirty}
+
+    def persisted(self, deliveries: Iterable[Any]) -> None:
+        """Remember, per changelog partition, the last offset the broker has acknowledged."""
+        last: dict[int, int] = {}
+        for metadata in deliveries:
+            if metadata.topic == self.changelog:
+                last[metadata.partition] = max(metadata.offset, last.get(metadata.partition, -1))
+        for partition, offset in last.items():
+            self.data.set_persisted_offset(TP(self.changelog, partition), offset)
