@@ -22,12 +22,6 @@ def events_for(customers: int, days: int, seed: int) -> list[dict]:
     return generate(GeneratorConfig(customers=customers, days=days, seed=seed))[0]
 
 
-@pytest.mark.xfail(
-    reason="open defect: on the embedded broker a handed-over partition can be restored without the last "
-    "records of its changelog (Tansu under-reports the end offset Faust recovers up to), leaving a few "
-    "customers' state stale; see RELIABILITY.md",
-    strict=False,
-)
 def test_a_stopped_worker_hands_its_partitions_over_and_takes_them_back(cluster: Cluster) -> None:
     cluster.partitions = 8
     events = events_for(300, 90, seed=31)
@@ -57,11 +51,6 @@ def test_a_frozen_broker_loses_nothing_and_the_lag_drains(own_broker: EmbeddedBr
     assert outcome.notes["worker_alive"]
 
 
-@pytest.mark.xfail(
-    reason="open defect: after a crash, offsets the consumer skipped are sought again but are not always "
-    "delivered again; the worker then goes on without them after 15 s; see RELIABILITY.md",
-    strict=False,
-)
 def test_a_corrupt_local_store_is_set_aside_and_rebuilt_from_the_changelog(cluster: Cluster) -> None:
     events = events_for(300, 90, seed=33)
     outcome = reliability.broken_local_store(cluster, events, how="corrupt")
