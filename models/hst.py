@@ -12,12 +12,16 @@ powers of two, so scores equal River's exactly; ``tests/unit/test_hst.py`` check
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from river.tree.padded import make_padded_tree
 
 #: River's padding of split points away from the edges of a feature's range.
 PADDING = 0.15
+#: One tree as the walk needs it: split feature, threshold, stop flag and path score per node.
+Tree = tuple[list[int], list[float], list[bool], list[int]]
 
 
 class HalfSpaceTrees:
@@ -48,7 +52,7 @@ class HalfSpaceTrees:
                 l_mass=0,
             )
             self._copy_tree(tree, root)
-        #: Per tree, as lists for fast scalar walks: split feature and threshold per node
+        #: Per tree, as lists for writing the walk: split feature and threshold per node
         #: (heap order: the children of node i are 2i+1 and 2i+2).
         self._walk_feature = self._feature.tolist()
         self._walk_threshold = self._threshold.tolist()
@@ -87,16 +91,7 @@ class HalfSpaceTrees:
         """1 - normalised mass along the point's paths: high for points in sparse regions."""
         if self._first_window:
             return 0
-        leaves = self._first_leaf
-        total = 0
-        for feature, threshold, stops, scores in zip(
-            self._walk_feature, self._walk_threshold, self._stops, self._path_scores, strict=True
-        ):
-            node = 0
-            while node < leaves and not stops[node]:
-                node = 2 * node + 2 if point[feature[node]] >= threshold[node] else 2 * node + 1
-            total += scores[node]
-        return 1 - total / self.max_score
+        return 1 - self._walk(point) / self.max_score
 
     def _end_window(self) -> None:
         """The window's counts become the reference masses (River's pivot)."""
@@ -129,5 +124,50 @@ class HalfSpaceTrees:
         path = weighted.copy()
         for node in range(1, nodes):
             path[:, node] += path[:, (node - 1) // 2]
-        self._path_scores = path.tolist()
-        self._stops = (self._reference_mass < self.size_limit).tolist()
+        stops = (self._reference_mass < self.size_limit).tolist()
+        self._walk = _compile_walk(self._walk_feature, self._walk_threshold, stops, path.tolist(), self._first_leaf)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the generated walk (a function made by ``exec`` cannot be)."""
+        return {name: value for name, value in self.__dict__.items() if name != "_walk"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._refresh_scores()
+
+
+def _compile_walk(
+    features: list[list[int]],
+    thresholds: list[list[float]],
+    stops: list[list[bool]],
+    scores: list[list[int]],
+    leaves: int,
+) -> Callable[[list[float]], int]:
+    """One function that walks every tree as nested ``if``s and returns the summed path score.
+
+    Scoring is most of the detector's work per event, and between window ends the trees
+    and masses are fixed, so they are written out as code: a walk is then a few
+    comparisons per tree instead of a loop over node arrays. Walks stop at nodes below
+    the size limit, so the code stays small (at most window / limit nodes a level).
+    Thresholds are written with ``repr``, which reads back as the same float.
+    """
+    lines = ["def walk(p):", " t = 0"]
+    for tree in zip(features, thresholds, stops, scores, strict=True):
+        _write_node(lines, tree, leaves, node=0, depth=1)
+    lines.append(" return t")
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), namespace)  # the source holds only numbers made above
+    return namespace["walk"]
+
+
+def _write_node(lines: list[str], tree: Tree, leaves: int, node: int, depth: int) -> None:
+    """Append the code of ``node``'s subtree: split on the feature, or add the walk's score."""
+    feature, threshold, stop, score = tree
+    pad = " " * depth
+    if node >= leaves or stop[node]:
+        lines.append(f"{pad}t += {score[node]}")
+        return
+    lines.append(f"{pad}if p[{feature[node]}] >= {threshold[node]!r}:")
+    _write_node(lines, tree, leaves, 2 * node + 2, depth + 1)
+    lines.append(f"{pad}else:")
+    _write_node(lines, tree, leaves, 2 * node + 1, depth + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 
 from river import anomaly, compose, preprocessing
@@ -53,3 +54,15 @@ def test_the_detector_scores_like_rivers_pipeline():
         detector.learn_one(x, score)
         river.learn_one(x)
     assert compared == 1_700
+
+
+def test_a_pickled_forest_scores_like_the_original():
+    """Checkpoints pickle the trees; the generated walk is rebuilt on load."""
+    ours = HalfSpaceTrees(list("abcde"), n_trees=25, height=8, window_size=100, seed=7)
+    sample = points(450, seed=4)
+    for x in sample:
+        ours.learn_one(x)
+    copy = pickle.loads(pickle.dumps(ours))
+    scores = [ours.score_one(x) for x in sample]
+    assert [copy.score_one(x) for x in sample] == scores
+    assert len(set(scores)) > 50
