@@ -113,7 +113,12 @@ class TableStore(MutableMapping[str, CustomerState]):
         self._cache = {customer_id: self._cache[customer_id] for customer_id in self._dirty}
 
     def persisted(self, deliveries: Iterable[Any]) -> None:
-        """Remember, per changelog partition, the last offset the broker has acknowledged."""
+        """Remember, per changelog partition, the last offset the broker has acknowledged.
+
+        A delivery reports the offset of its batch's first record; the outbox sends the
+        changelog's last record of each partition in a batch of its own (``exact_end``),
+        so the highest reported offset is that of the last record.
+        """
         last: dict[int, int] = {}
         for metadata in deliveries:
             if metadata.topic == self.changelog:
