@@ -25,6 +25,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 Record = tuple[bytes | None, bytes | None]
+#: A record waiting for ``publish``, with the partition it names (``None``: by its key).
+Queued = tuple[bytes | None, bytes | None, int | None]
 
 
 class Outbox:
@@ -34,7 +36,7 @@ class Outbox:
         self._new_producer = new_producer
         self._exact_end = frozenset(exact_end)
         self._producer: AIOKafkaProducer | None = None
-        self._records: dict[str, list[tuple[bytes | None, bytes | None, int | None]]] = defaultdict(list)
+        self._records: dict[str, list[Queued]] = defaultdict(list)
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
         self._lock = asyncio.Lock()
@@ -74,7 +76,7 @@ class Outbox:
             return self._producer
 
     async def _by_partition(
-        self, producer: AIOKafkaProducer, topic: str, records: list[tuple[bytes | None, bytes | None, int | None]]
+        self, producer: AIOKafkaProducer, topic: str, records: list[Queued]
     ) -> dict[int, list[Record]]:
         partitions = self._partitions.get(topic)
         if partitions is None:

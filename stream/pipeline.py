@@ -158,7 +158,6 @@ class Pipeline:
     def on_revoked(self, revoked: set[TP]) -> None:
         """Forget held events of revoked partitions: their new owner reads them again."""
         tps = [TopicPartition(tp.topic, tp.partition) for tp in revoked]
-        self.store.drop_cache()
         dropped = self.merge.revoke(tps)
         self.sequence.revoke(tps)
         if dropped:

@@ -42,7 +42,7 @@ class TableStore(MutableMapping[str, CustomerState]):
 
     Recently used states stay decoded between batches (at most ``cache_size``, least
     recently used out first): a customer active in consecutive batches is read from
-    RocksDB and decoded once. The cache is dropped at every rebalance, because a
+    RocksDB and decoded once. The cache is dropped at every new assignment, because a
     partition that moves away and back may come back with state written elsewhere.
 
     Writes bypass the Faust table's own changelog path (a pending message, a future and
@@ -53,7 +53,6 @@ class TableStore(MutableMapping[str, CustomerState]):
     """
 
     def __init__(self, table: Any, outbox: Outbox, cache_size: int = 20_000) -> None:
-        self.table = table
         self.cache_size = cache_size
         self.data = table.data
         self.outbox = outbox
@@ -109,7 +108,7 @@ class TableStore(MutableMapping[str, CustomerState]):
         return written
 
     def drop_cache(self) -> None:
-        """Forget decoded states not yet due for writing (after a rebalance)."""
+        """Forget decoded states not yet due for writing (on a new assignment)."""
         self._cache = {customer_id: self._cache[customer_id] for customer_id in self._dirty}
 
     def persisted(self, deliveries: Iterable[Any]) -> None:
