@@ -2,9 +2,12 @@
 
 Sends events at a fixed rate (default 2,000/s for 20 minutes) over a large population
 (default 100,000 customers: 75% clicks in 30-minute sessions, 20% orders, 5% reviews),
-with event time = wall-clock time, into a worker on its own embedded broker. Every
-``--sample`` seconds it prints the worker's resident memory (VmRSS), the consumer lag
-summed over partitions, the events scored so far and event-time lag p99 (from /metrics).
+with event time = wall-clock time, into a worker on its own embedded broker. The first
+events visit every customer once, in random order, so the whole population has state
+early; then customers are drawn at random. Every ``--sample`` seconds it prints the
+worker's resident memory (VmRSS), the consumer lag summed over partitions, the events
+scored so far, event-time lag p99, RocksDB's memory and the open sessions and their
+samples (from /metrics).
 
 At the end it prints memory after warm-up against memory at the end (growth must stay
 under 10%), the largest consumer lag after warm-up, and how far behind the worker was
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import tempfile
 import threading
@@ -47,13 +51,14 @@ def traffic(cluster: Cluster, customers: int, seed: int) -> Iterator[tuple[str, 
     rng = np.random.default_rng(seed)
     topics = {kind: cluster.topic(name) for kind, name in (("o", "orders"), ("k", "clicks"), ("r", "reviews"))}
     number = 0
-    while True:
-        picks = rng.integers(0, customers, 1000)
+    first_pass = rng.permutation(customers)
+    for start in itertools.count(0, 1000):
+        picks = first_pass[start : start + 1000] if start < customers else rng.integers(0, customers, 1000)
         kinds = rng.choice(["k", "o", "r"], 1000, p=[0.75, 0.20, 0.05])
         amounts = np.round(rng.lognormal(3.5, 0.6, 1000), 2)
         ratings = rng.choice([1, 2, 4, 5], 1000, p=[0.1, 0.1, 0.3, 0.5])
         actions = rng.choice(["view", "view", "view", "search", "add_to_cart", "checkout"], 1000)
-        for pick, kind, amount, rating, action in zip(picks, kinds, amounts, ratings, actions, strict=True):
+        for pick, kind, amount, rating, action in zip(picks, kinds, amounts, ratings, actions, strict=False):
             number += 1
             ts = now_ms()
             customer = f"c{pick:06d}"
@@ -124,7 +129,10 @@ def main() -> int:
         started = time.monotonic()
         producer.start()
         print(f"soak: {args.rate:,.0f} events/s for {args.minutes:g} min over {args.customers:,} customers")
-        print(f"{'min':>6} {'sent':>10} {'scored':>10} {'rss MiB':>8} {'lag':>8} {'p99 s':>6} {'customers':>9}")
+        print(
+            f"{'min':>6} {'sent':>10} {'scored':>10} {'rss MiB':>8} {'lag':>8} {'p99 s':>6} {'customers':>9} "
+            f"{'rocks MiB':>9} {'sessions':>8} {'samples':>8}"
+        )
         rows: list[tuple[float, float, float]] = []
         try:
             while time.monotonic() - started < args.minutes * 60:
@@ -140,7 +148,10 @@ def main() -> int:
                 rows.append((minute, rss, lag))
                 print(
                     f"{minute:6.1f} {sent[0]:10,} {scored:10,.0f} {rss:8.0f} {lag:8,.0f} {lag_p99(samples):6.2f} "
-                    f"{metric_sum(samples, 'pulse_customers'):9,.0f}",
+                    f"{metric_sum(samples, 'pulse_customers'):9,.0f} "
+                    f"{metric_sum(samples, 'pulse_store_memory_bytes') / 2**20:9.0f} "
+                    f"{metric_sum(samples, 'pulse_buffer_entries', buffer='open_sessions'):8,.0f} "
+                    f"{metric_sum(samples, 'pulse_buffer_entries', buffer='session_samples'):8,.0f}",
                     flush=True,
                 )
         finally:

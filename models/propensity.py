@@ -114,6 +114,10 @@ class OpenSessions:
         self.size -= 1
         return session
 
+    def sample_count(self) -> int:
+        """Samples held by all open sessions (a full pass: for gauges, not per event)."""
+        return sum(len(session.samples) for sessions in self.by_customer.values() for session in sessions.values())
+
     def forget(self, customer_id: str) -> None:
         """Drop a customer's open sessions and every deadline naming it, stale ones too (erasure)."""
         sessions = self.by_customer.pop(customer_id, None)

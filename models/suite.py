@@ -81,6 +81,16 @@ class ModelSuite:
         self.labels = PendingLabels(horizon_days=self.horizon_days)
         self.value = CustomerValue(horizon_days=self.horizon_days)
 
+    def buffers(self) -> dict[str, int]:
+        """Entries in the per-customer buffers the models keep, each capped, for memory gauges."""
+        return {
+            "open_sessions": self.open_sessions.size,
+            "session_samples": self.open_sessions.sample_count(),
+            "pending_labels": self.labels.size,
+            "census_members": len(self.census.entries),
+            "order_book": len(self.value.book),
+        }
+
     # -- before the event changes the state --------------------------------------
 
     def before_apply(self, state: CustomerState, event: Event) -> dict[str, Any]:

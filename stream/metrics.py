@@ -34,6 +34,8 @@ class PulseMetrics:
     checkpoint_age: Gauge
     merge_forced: Counter
     consumer_lag: Gauge
+    buffers: Gauge
+    store_memory: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "pulse") -> PulseMetrics:
@@ -79,6 +81,19 @@ class PulseMetrics:
                 f"{prefix}_consumer_lag",
                 "Records on the broker not yet received, per input partition this worker owns.",
                 ["topic", "partition"],
+                registry=registry,
+            ),
+            buffers=Gauge(
+                f"{prefix}_buffer_entries",
+                "Entries in the bounded in-memory buffers: decoded states, open sessions and their "
+                "samples, pending labels, census members, the order book.",
+                ["buffer"],
+                registry=registry,
+            ),
+            store_memory=Gauge(
+                f"{prefix}_store_memory_bytes",
+                "Memory RocksDB holds for the state table's partitions (memtables, block cache, table readers).",
+                ["part"],
                 registry=registry,
             ),
         )

@@ -129,9 +129,13 @@ class Pipeline:
         self.stats.checkpoint_at = time.monotonic()
 
     def refresh_gauges(self) -> None:
-        """Model quality and customer count, on a timer: both cost more than a per-event update."""
+        """Model quality, customer count and memory, on a timer: they cost more than a per-event update."""
         self.metrics.set_quality(self.engine.suite.quality())
         self.metrics.customers.set(len(self.store))
+        for buffer, entries in {"decoded_states": self.store.cached, **self.engine.suite.buffers()}.items():
+            self.metrics.buffers.labels(buffer=buffer).set(entries)
+        for part, size in self.store.rocksdb_memory().items():
+            self.metrics.store_memory.labels(part=part).set(size)
         for (rule, outcome), count in self.engine.alerting.stats.items():
             if outcome == "cooldown":
                 self.metrics.alerts_held.labels(rule=rule).set(count)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import faust
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from models.errors import ConfigError
 from stream.app import build_app
@@ -27,6 +27,7 @@ def run_worker(settings: Settings) -> None:
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
     registry = CollectorRegistry()
+    ProcessCollector(registry=registry)  # process_resident_memory_bytes and CPU seconds for the dashboard
     alerts = LatestAlerts()
     app, _pipeline = build_app(settings, PulseMetrics.create(registry), registry, alerts)
     try:

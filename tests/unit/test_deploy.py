@@ -90,12 +90,15 @@ def test_dashboard_and_alert_rules_read_only_metrics_the_worker_serves():
     served = {
         "pulse_events_total", "pulse_dlq_total", "pulse_event_lag_seconds_bucket", "pulse_processing_seconds_bucket",
         "pulse_customers", "pulse_model_quality", "pulse_alerts_total", "pulse_alerts_held_back",
-        "pulse_checkpoint_age_seconds", "pulse_consumer_lag", "up",
+        "pulse_checkpoint_age_seconds", "pulse_consumer_lag", "pulse_buffer_entries", "pulse_store_memory_bytes",
+        "process_resident_memory_bytes", "up",
     }  # fmt: skip
     used = {name for expr in [*dashboard_exprs(DASHBOARD), *rule_exprs(RULES)] for name in metric_names(expr)}
     assert used <= served
     titles = " ".join(panel["title"] for panel in json.loads(DASHBOARD.read_text())["panels"]).lower()
-    for topic in ("throughput", "dead letters", "p99", "model quality", "alerts by rule", "customers", "consumer lag"):
+    for topic in (
+        "throughput", "dead letters", "p99", "model quality", "alerts by rule", "customers", "consumer lag", "memory",
+    ):  # fmt: skip
         assert topic in titles
 
 
