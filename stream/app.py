@@ -12,10 +12,11 @@ from prometheus_client import CollectorRegistry
 
 from models.checkpoint import restore_or_fresh
 from models.engine import Engine
+from stream.checkpointer import Checkpointer
 from stream.commits import guard_commits
 from stream.metrics import GroupMonitor, PulseMetrics
 from stream.outbox import Outbox
-from stream.pipeline import Erasure, OutputTopics, Pipeline
+from stream.pipeline import OutputTopics, Pipeline
 from stream.producer import producer_for
 from stream.security import faust_credentials
 from stream.settings import Settings
@@ -74,8 +75,8 @@ def build_app(
     )
     app.monitor = GroupMonitor(metrics=FaustMetrics.create(registry, "faust"))
     inputs = input_topics(settings)
-    erasure = Erasure(erasure_topic(settings), settings.checkpoint_path)
-    source = app.topic(*inputs, erasure.topic, key_serializer="raw", value_serializer="raw")
+    erasures = erasure_topic(settings)
+    source = app.topic(*inputs, erasures, key_serializer="raw", value_serializer="raw")
     outputs = OutputTopics(
         scores=settings.topic("customer-scores"),
         alerts=settings.topic("customer-alerts"),
@@ -95,7 +96,10 @@ def build_app(
     suite, _restored = restore_or_fresh(settings.checkpoint_path, settings.horizon_days, settings.seed)
     engine = Engine(settings.engine_config(), states=store, suite=suite)
     metrics.start_at_zero(inputs, engine.config.alert_rules.rules)
-    pipeline = Pipeline(app, engine, store, outputs, outbox, inputs, settings.max_idle_ms, metrics, alerts, erasure)
+    checkpointer = Checkpointer(settings.checkpoint_path)
+    pipeline = Pipeline(
+        app, engine, store, outputs, outbox, inputs, settings.max_idle_ms, metrics, alerts, erasures, checkpointer
+    )
     metrics.checkpoint_age.set_function(
         lambda: time.monotonic() - (pipeline.stats.checkpoint_at or pipeline.stats.started_at)
     )
@@ -120,11 +124,11 @@ def build_app(
 
     @app.timer(interval=settings.checkpoint_interval_s)
     async def checkpoint_models() -> None:
-        await pipeline.checkpoint(settings.checkpoint_path)
+        await pipeline.checkpoint()
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def checkpoint_on_shutdown(sender: Any, **kwargs: Any) -> None:
-        await pipeline.checkpoint(settings.checkpoint_path)
+        await pipeline.checkpoint()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: set[TP], **kwargs: Any) -> None:

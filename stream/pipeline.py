@@ -17,13 +17,11 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
 from faust.types import TP, AppT, EventT
 
-from models.checkpoint import checkpoint_bytes, write_atomically
 from models.engine import Engine, Output
 from models.errors import InvalidEvent
 from models.events import Event, decode_erasure, decode_event, event_to_dict
@@ -31,6 +29,7 @@ from models.jsonio import dumps
 from models.records import dead_letter
 from models.state import Source
 from models.timeutil import now_ms
+from stream.checkpointer import Checkpointer
 from stream.commits import UNTRACKED
 from stream.merge import EventTimeMerge, TopicPartition
 from stream.metrics import PulseMetrics
@@ -67,14 +66,6 @@ class OutputTopics:
     rekey: str
 
 
-@dataclass(frozen=True)
-class Erasure:
-    """Where erasure requests come from and where the models are saved after one."""
-
-    topic: str
-    checkpoint_path: Path
-
-
 class Pipeline:
     """Owns the engine of one worker and drives it from the input topics."""
 
@@ -89,10 +80,12 @@ class Pipeline:
         max_idle_ms: int,
         metrics: PulseMetrics,
         latest_alerts: LatestAlerts,
-        erasure: Erasure,
+        erasure_topic: str,
+        checkpointer: Checkpointer,
     ) -> None:
         self.app = app
-        self.erasure = erasure
+        self.erasure_topic = erasure_topic
+        self.checkpointer = checkpointer
         self._erasures: list[tuple[EventT, str]] = []
         self._frontier: dict[TopicPartition, int] = {}
         self.sequence = PartitionSequence()
@@ -113,20 +106,19 @@ class Pipeline:
 
     # -- checkpoints --------------------------------------------------------------
 
-    async def checkpoint(self, path: Path) -> None:
-        """Save the models: serialised between batches, written to disk off the event loop."""
+    async def checkpoint(self) -> None:
+        """Save the models as they stand between batches; the writing overlaps the next batches."""
         async with self._lock:
-            data = self._checkpoint_bytes()
-        await self._write_checkpoint(path, data)
+            written = await self._start_checkpoint()
+        await self._settle_checkpoint(written)
 
-    def _checkpoint_bytes(self) -> bytes:
+    async def _start_checkpoint(self) -> asyncio.Future[bool]:
         events = sum(self.engine.stats.events.values())
-        _info, data = checkpoint_bytes(self.engine.suite, events, now_ms())
-        return data
+        return await self.checkpointer.start(self.engine.suite, events, now_ms())
 
-    async def _write_checkpoint(self, path: Path, data: bytes) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, write_atomically, path, data)
-        self.stats.checkpoint_at = time.monotonic()
+    async def _settle_checkpoint(self, written: asyncio.Future[bool]) -> None:
+        if await asyncio.shield(written):  # a cancelled wait leaves the write running
+            self.stats.checkpoint_at = time.monotonic()
 
     def refresh_gauges(self) -> None:
         """Model quality, customer count and memory, on a timer: they cost more than a per-event update."""
@@ -230,7 +222,7 @@ class Pipeline:
         tp = TopicPartition(message.topic, message.partition)
         self.stats.consumed[message.topic] += 1
         raw = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
-        if message.topic == self.erasure.topic:
+        if message.topic == self.erasure_topic:
             await self._receive_erasure(faust_event, raw)
             return
         if not await self.sequence.accept(self.app.consumer, tp, message.offset):
@@ -276,7 +268,7 @@ class Pipeline:
                 published_key = self.engine.forget(customer_id)
             self.outbox.add(self.outputs.scores, published_key.encode(), None)
             self._outcomes[faust_event.message.topic, "erased"] += 1
-        await self._write_checkpoint(self.erasure.checkpoint_path, self._checkpoint_bytes())
+        await self._settle_checkpoint(await self._start_checkpoint())
         log.info("erased %d customer(s) on request", len(erasures))
         return [faust_event for faust_event, _ in erasures]
 
