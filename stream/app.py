@@ -21,15 +21,11 @@ from stream.producer import producer_for
 from stream.security import faust_credentials
 from stream.settings import Settings
 from stream.status import LatestAlerts
+from stream.storememory import BudgetedOptions
 from stream.tablestore import TableStore
 from stream.topics import erasure_topic, input_topics, rekey_topic
 
 GAUGE_REFRESH_S = 5.0
-#: RocksDB memory per table partition. Faust's defaults (3 write buffers of 64 MiB and a
-#: 2 GiB block cache, each per partition) let a worker's memory grow by the rate of state
-#: writes for many minutes, to gigabytes over 8 partitions; states are small and read at
-#: most once per batch, so small buffers and a small cache cost little.
-ROCKSDB_OPTIONS = {"write_buffer_size": 8 << 20, "max_write_buffer_number": 2, "block_cache_size": 16 << 20}
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -88,8 +84,9 @@ def build_app(
         partitions=settings.partitions,
         key_type=bytes,
         value_type=bytes,
-        options=dict(ROCKSDB_OPTIONS),  # Faust pops entries from the mapping it is given
     )
+    store_options = BudgetedOptions(settings.store_memory_mb << 20)
+    table.data.rocksdb_options = store_options  # type: ignore[attr-defined]  # set before any partition opens
     changelog = table.changelog_topic.get_topic_name()
     outbox = Outbox(lambda: producer_for(settings, linger_ms=0), exact_end=[changelog])
     store = TableStore(table, outbox)

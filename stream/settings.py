@@ -72,6 +72,8 @@ class Settings:
     max_idle_ms: int = 2000
     commit_interval_ms: int = 1000
     checkpoint_interval_s: int = 60
+    #: RocksDB's memory for the state table, all partitions together: block cache and memtables.
+    store_memory_mb: int = 64
     log_level: str = "warn"
     #: Alert rule file; the packaged default (models/alert_rules.toml) when unset.
     alert_rules: Path | None = None
@@ -111,6 +113,7 @@ class Settings:
             (0 < self.metrics_port < 65536, "PULSE_METRICS_PORT must be a TCP port (1..65535)"),
             (self.horizon_days >= 1, "PULSE_HORIZON_DAYS must be at least 1"),
             (self.batch_size >= 1, "PULSE_BATCH_SIZE must be at least 1"),
+            (self.store_memory_mb >= 8, "PULSE_STORE_MEMORY_MB must be at least 8"),
             (self.checkpoint_interval_s >= 1, "PULSE_CHECKPOINT_INTERVAL_S must be at least 1"),
             (self.broker.startswith(("kafka://", "aiokafka://")), "PULSE_BROKER must look like kafka://host:port"),
             (

@@ -37,14 +37,6 @@ def event_context(event: EventT) -> Iterator[None]:
         _current_event.reset(token)
 
 
-#: RocksDB properties behind each part of a store's memory that grows with use.
-ROCKSDB_MEMORY = {
-    "memtables": "rocksdb.cur-size-all-mem-tables",
-    "block_cache": "rocksdb.block-cache-usage",
-    "table_readers": "rocksdb.estimate-table-readers-mem",
-}
-
-
 class TableStore(MutableMapping[str, CustomerState]):
     """Customer states read from the Faust table's store, written back once per batch.
 
@@ -122,8 +114,7 @@ class TableStore(MutableMapping[str, CustomerState]):
 
     def rocksdb_memory(self) -> dict[str, int]:
         """Bytes RocksDB holds in memory for this worker's partitions, by part."""
-        dbs = list(getattr(self.data, "_dbs", {}).values())  # one database per partition
-        return {part: sum(db.property_int_value(name) or 0 for db in dbs) for part, name in ROCKSDB_MEMORY.items()}
+        return self.data.rocksdb_options.memory(list(self.data._dbs.values()))  # one database per partition
 
     def drop_cache(self) -> None:
         """Forget decoded states not yet due for writing (on a new assignment)."""
