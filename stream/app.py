@@ -26,6 +26,7 @@ from stream.tablestore import TableStore
 from stream.topics import erasure_topic, input_topics, rekey_topic
 
 GAUGE_REFRESH_S = 5.0
+CUSTOMERS_REFRESH_S = 60.0
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -118,6 +119,10 @@ def build_app(
     @app.timer(interval=GAUGE_REFRESH_S)
     async def refresh_gauges() -> None:
         pipeline.refresh_gauges()
+
+    @app.timer(interval=CUSTOMERS_REFRESH_S)
+    async def refresh_customers() -> None:
+        pipeline.refresh_customers()
 
     @app.timer(interval=settings.checkpoint_interval_s)
     async def checkpoint_models() -> None:

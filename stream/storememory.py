@@ -10,10 +10,20 @@ the partition count, flushing memtables earlier when the budget is tight.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from faust.stores.rocksdb import RocksDBOptions
-from rocksdict import BlockBasedIndexType, BlockBasedOptions, Cache, Options, Rdict, WriteBufferManager
+from rocksdict import (
+    AccessType,
+    BlockBasedIndexType,
+    BlockBasedOptions,
+    Cache,
+    Options,
+    Rdict,
+    ReadOptions,
+    WriteBufferManager,
+)
 
 #: Per-partition memtable size; the shared budget flushes them sooner when it fills.
 WRITE_BUFFER_BYTES = 8 << 20
@@ -44,7 +54,24 @@ class BudgetedOptions(RocksDBOptions):
         options.set_write_buffer_manager(self.write_buffers)
         return options
 
-    def memory(self, dbs: list[Rdict]) -> dict[str, int]:
-        """Bytes in the budget by part: memtables, and cached blocks, indexes and filters."""
-        memtables = sum(db.property_int_value("rocksdb.cur-size-all-mem-tables") or 0 for db in dbs)
+    def open(self, path: Path, *, read_only: bool = False) -> Rdict:
+        """Open a partition's store with these options for its default column family as well.
+
+        Given no column families, rocksdict reopens an existing store with the options it
+        reads back from disk for the default column family: a cache of its own and no
+        write buffer manager, so the budget would hold only until the first restart.
+        """
+        access = AccessType.read_only() if read_only else AccessType.read_write()
+        default = {"default": self.as_options()}
+        db = Rdict(str(path), options=self.as_options(), column_families=default, access_type=access)
+        db.set_read_options(ReadOptions())
+        return db
+
+    def memory(self) -> dict[str, int]:
+        """Bytes in the budget by part: memtables, and cached blocks, indexes and filters.
+
+        LRU shards may each run a little over their share, so the total can pass the
+        budget by a few percent.
+        """
+        memtables = self.write_buffers.get_usage()
         return {"memtables": memtables, "block_cache": max(self.cache.get_usage() - memtables, 0)}
