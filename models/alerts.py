@@ -66,7 +66,12 @@ class RuleMemory:
         return cls(*stored) if stored else cls()
 
     def save(self, state: CustomerState, rule: str) -> None:
-        state.alerts[rule] = [self.raised, self.last_alert_ts, self.last_value, self.last_situation, self.last_alert]
+        """Keep what the rule remembers in the state; nothing while that is nothing, as for most customers."""
+        remembered = [self.raised, self.last_alert_ts, self.last_value, self.last_situation, self.last_alert]
+        if any(field is not None and field is not False for field in remembered):
+            state.alerts[rule] = remembered
+        else:
+            state.alerts.pop(rule, None)
 
 
 @dataclass(frozen=True)

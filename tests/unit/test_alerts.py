@@ -66,6 +66,20 @@ def test_churn_risk_vip_raises_once_per_crossing_with_hysteresis_and_cooldown():
     assert fired(rules, state, click(9, 41 * DAY), scores(churn_risk=0.8, clv_h=vip)) == ["churn_risk_vip"]
 
 
+def test_a_customer_state_keeps_rule_memory_only_for_rules_that_remember_something():
+    """Most customers never come near most rules: their stored state carries no memory of those."""
+    rules, state = alerting(), CustomerState("c1")
+    assert fired(rules, state, click(1, 0), scores(churn_risk=None)) == []
+    assert state.alerts == {}
+    assert fired(rules, state, click(2, DAY), scores(churn_risk=0.41)) == []
+    assert state.alerts == {"churn_risk_vip": [False, None, 0.41, None, None]}, "the last risk, for 'was'"
+    state.apply(order(0, DAY))
+    anomalous = scores(churn_risk=None, anomaly=0.97, anomaly_threshold=0.8)
+    assert fired(rules, state, order(3, 2 * DAY), anomalous) == ["anomalous_order"]
+    assert set(state.alerts) == {"anomalous_order"}
+    assert fired(rules, state, order(4, 2 * DAY + HOUR // 2), anomalous) == [], "its memory still holds"
+
+
 def test_churn_risk_vip_ignores_customers_outside_the_top_clv_decile():
     rules, state = alerting(), CustomerState("c1")
     assert fired(rules, state, click(1, 0), scores(churn_risk=0.95, clv_h=500.0)) == []
