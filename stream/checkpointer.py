@@ -1,6 +1,6 @@
 """Model checkpoints written by a forked child, so pickling the models never pauses the stream.
 
-Once the models hold a few hundred thousand pending labels, pickling them takes seconds;
+Once the models hold tens of thousands of pending labels, pickling them takes seconds;
 on the event loop that held up every batch behind it, once a minute. Instead the worker
 forks between batches: the child sees the models exactly as they stand (copy-on-write
 pages), pickles them, writes the file atomically and exits, while the parent goes on

@@ -4,8 +4,9 @@ Faust gives every partition's store its own block cache and write buffers (3 x 6
 of memtables and a 2 GiB cache by default), so RocksDB's memory grows with the number
 of partitions a worker owns and with the rate of state writes, for many minutes. Here
 every partition shares one block cache, and a write buffer manager charges the
-memtables to that same cache: RocksDB's memory stays under ``budget_bytes`` whatever
-the partition count, flushing memtables earlier when the budget is tight.
+memtables to that same cache: RocksDB's memory stays at about ``budget_bytes`` (its LRU
+shards may each run a little over) whatever the partition count, flushing memtables
+earlier when the budget is tight.
 """
 
 from __future__ import annotations
