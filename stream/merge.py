@@ -19,6 +19,7 @@ worker and a backtest of the same log reach the engine in the same order.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -101,42 +102,48 @@ class EventTimeMerge(Generic[T]):
         """Pop every item that can go to the engine now, in merge order.
 
         ``highwater(tp)`` is the broker's next offset for ``tp`` as last seen by the
-        consumer (``None`` when unknown); ``now`` is a monotonic clock in seconds.
+        consumer (``None`` when unknown); ``now`` is a monotonic clock in seconds. Within
+        one call the partitions' heads are kept in a heap, and the partitions that hold
+        the release back change only when a queue runs empty, so each event costs a heap
+        step, not a scan of every partition.
         """
-        out: list[T] = []
-        while self.buffered:
-            head_tp = self._min_head()
-            if not self._may_release(head_tp, highwater, now):
-                break
-            entry = self.queues[head_tp].popleft()
-            self.buffered -= 1
-            out.append(entry.item)
-        self.stats.released += len(out)
-        return out
-
-    def _min_head(self) -> TopicPartition:
-        best: TopicPartition | None = None
-        best_key: tuple[int, int, int] | None = None
-        for tp, queue in self.queues.items():
-            if queue:
-                key = (queue[0].ts, self.rank.get(tp.topic, 99), tp.partition)
-                if best_key is None or key < best_key:
-                    best, best_key = tp, key
-        assert best is not None
-        return best
-
-    def _may_release(
-        self, head_tp: TopicPartition, highwater: Callable[[TopicPartition], int | None], now: float
-    ) -> bool:
-        unsettled = {}
-        for tp, queue in self.queues.items():
-            if not queue and tp != head_tp:
-                mark = highwater(tp)
-                if not self._settled(tp, mark):
-                    unsettled[tp] = self.max_idle_ms if mark is None else self.max_lag_wait_ms
+        if not self.buffered:
+            return []
+        limits = ((tp, self._wait_limit(tp, highwater)) for tp, queue in self.queues.items() if not queue)
+        unsettled = {tp: limit for tp, limit in limits if limit is not None}
         for tp in list(self.waiting_since):
             if tp not in unsettled:
                 del self.waiting_since[tp]
+        heads = [
+            (queue[0].ts, self.rank.get(tp.topic, 99), tp.partition, index, tp)
+            for index, (tp, queue) in enumerate(self.queues.items())
+            if queue
+        ]
+        heapq.heapify(heads)
+        out: list[T] = []
+        while heads and self._may_release(unsettled, now):
+            _ts, rank, partition, index, tp = heads[0]
+            queue = self.queues[tp]
+            out.append(queue.popleft().item)
+            self.buffered -= 1
+            if queue:
+                heapq.heapreplace(heads, (queue[0].ts, rank, partition, index, tp))
+                continue
+            heapq.heappop(heads)
+            limit = self._wait_limit(tp, highwater)
+            if limit is not None:
+                unsettled[tp] = limit
+        self.stats.released += len(out)
+        return out
+
+    def _wait_limit(self, tp: TopicPartition, highwater: Callable[[TopicPartition], int | None]) -> int | None:
+        """How long an empty partition may hold the merge back, in ms; ``None`` once settled."""
+        mark = highwater(tp)
+        if self._settled(tp, mark):
+            return None
+        return self.max_idle_ms if mark is None else self.max_lag_wait_ms
+
+    def _may_release(self, unsettled: dict[TopicPartition, int], now: float) -> bool:
         if not unsettled:
             return True
         if self.buffered > self.max_buffered:

@@ -36,7 +36,7 @@ from stream.metrics import PulseMetrics
 from stream.outbox import Outbox
 from stream.sequence import PartitionSequence
 from stream.status import LatestAlerts
-from stream.tablestore import TableStore, event_context
+from stream.tablestore import TableStore
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +267,8 @@ class Pipeline:
         """
         erasures, self._erasures = self._erasures, []
         for faust_event, customer_id in erasures:
-            with event_context(faust_event):  # the state's changelog partition is the request's
-                published_key = self.engine.forget(customer_id)
+            self.store.source = faust_event  # the state's changelog partition is the request's
+            published_key = self.engine.forget(customer_id)
             self.outbox.add(self.outputs.scores, published_key.encode(), None)
             self._outcomes[faust_event.message.topic, "erased"] += 1
         await self._settle_checkpoint(await self._start_checkpoint())
@@ -302,8 +302,8 @@ class Pipeline:
         for faust_event, event in released:
             message = faust_event.message
             duplicates = self.engine.stats.duplicates
-            with event_context(faust_event):
-                outputs = self.engine.process(event, Source(message.topic, message.partition, message.offset))
+            self.store.source = faust_event
+            outputs = self.engine.process(event, Source(message.topic, message.partition, message.offset))
             outcome = "duplicate" if self.engine.stats.duplicates > duplicates else "scored"
             self._outcomes[message.topic, outcome] += 1
             event_lag.observe(max(0.0, (now_ms() - event.ts) / 1000))

@@ -8,34 +8,15 @@ its changelog record in the batch's outbox.
 
 from __future__ import annotations
 
-import contextlib
-import weakref
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
-from faust.streams import _current_event, current_event
 from faust.types import TP, EventT
-from rocksdict import ReadOptions
+from rocksdict import ReadOptions, WriteBatch
 
 from models.jsonio import dumps, loads
 from models.state import CustomerState
 from stream.outbox import Outbox
-
-
-@contextlib.contextmanager
-def event_context(event: EventT) -> Iterator[None]:
-    """Make ``event`` Faust's current event.
-
-    Faust picks the RocksDB partition and the changelog partition of a table write from
-    the current event. Writes are deferred to the end of a batch, so the event of the
-    customer being written is set explicitly; it is in the customer's partition because
-    all inputs are co-partitioned by customer id.
-    """
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 class TableStore(MutableMapping[str, CustomerState]):
@@ -60,6 +41,8 @@ class TableStore(MutableMapping[str, CustomerState]):
         self.changelog = table.changelog_topic.get_topic_name()
         self._cache: dict[str, CustomerState] = {}
         self._dirty: dict[str, EventT] = {}
+        #: The input event whose processing writes now: its partition is the customer's.
+        self.source: EventT | None = None
 
     def __getitem__(self, customer_id: str) -> CustomerState:
         state = self._cache.pop(customer_id, None)  # re-inserted below: most recently used last
@@ -72,14 +55,13 @@ class TableStore(MutableMapping[str, CustomerState]):
         return state
 
     def __setitem__(self, customer_id: str, state: CustomerState) -> None:
-        event = current_event()
-        assert event is not None, "customer state written outside event_context()"
+        assert self.source is not None, "customer state written without a source event"
         self._cache[customer_id] = state
-        self._dirty[customer_id] = event
+        self._dirty[customer_id] = self.source
 
     def __delitem__(self, customer_id: str) -> None:
-        event = current_event()
-        assert event is not None, "customer state erased outside event_context()"
+        event = self.source
+        assert event is not None, "customer state erased without a source event"
         key = customer_id.encode()
         cached = self._cache.pop(customer_id, None)
         self._dirty.pop(customer_id, None)
@@ -104,13 +86,26 @@ class TableStore(MutableMapping[str, CustomerState]):
         return sum(1 for db in self.data._dbs_for_actives() for key in db.keys(read_opt=scan) if key != offset_key)
 
     def flush(self) -> int:
-        """Write every changed customer once to the store and the outbox; return how many."""
+        """Write every changed customer once to the store and the outbox; return how many.
+
+        The writes of a partition go to its RocksDB as one write batch, past Faust's
+        per-key path (a current-event lookup and a locked key index per write); the key
+        index is kept up to date so Faust's reads find the partition at once.
+        """
         written = len(self._dirty)
+        batches: dict[int, WriteBatch] = {}
+        key_index = self.data._key_index
         for customer_id, event in self._dirty.items():
             key, value = customer_id.encode(), dumps(self._cache[customer_id].to_list())
-            with event_context(event):
-                self.data[key] = value
-            self.outbox.add(self.changelog, key, value, event.message.partition)
+            partition = event.message.partition
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = WriteBatch(raw_mode=True)
+            batch.put(key, value)
+            key_index[key] = partition
+            self.outbox.add(self.changelog, key, value, partition)
+        for partition, batch in batches.items():
+            self.data._db_for_partition(partition).write(batch)
         self._dirty.clear()
         for _ in range(len(self._cache) - self.cache_size):
             del self._cache[next(iter(self._cache))]

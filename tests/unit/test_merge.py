@@ -1,3 +1,5 @@
+import random
+
 from stream.merge import EventTimeMerge, TopicPartition
 
 O0, C0, R0 = TopicPartition("orders", 0), TopicPartition("clicks", 0), TopicPartition("reviews", 0)
@@ -74,4 +76,25 @@ def test_unknown_highwater_is_not_settled_and_revoke_returns_held_items():
     merge.add(O0, 0, 10, "order@10")
     assert merge.release(lambda tp: None if tp == C0 else 1, now=0.0) == []
     assert merge.revoke([O0]) == ["order@10"]
+    assert merge.buffered == 0
+
+
+def test_many_partitions_release_in_time_rank_partition_order_and_fifo():
+    rng = random.Random(7)
+    tps = [TopicPartition(topic, partition) for topic in RANK for partition in range(8)]
+    merge: EventTimeMerge[tuple[TopicPartition, int, int]] = EventTimeMerge(rank=RANK)
+    merge.assign(tps)
+    queues: dict[TopicPartition, list[tuple[TopicPartition, int, int]]] = {tp: [] for tp in tps}
+    for _ in range(2_000):
+        tp = rng.choice(tps)
+        item = (tp, len(queues[tp]), rng.randrange(50))  # many equal times: the tie-breaks count
+        queues[tp].append(item)
+        merge.add(tp, item[1], item[2], item)
+
+    expected = []  # the rule by hand: the head with the smallest (time, rank, partition) next
+    while any(queues.values()):
+        head = min((queue[0][2], RANK[tp.topic], tp.partition, tp) for tp, queue in queues.items() if queue)[3]
+        expected.append(queues[head].pop(0))
+    highwater = {tp: sum(1 for item in expected if item[0] == tp) for tp in tps}.get
+    assert merge.release(highwater, now=0.0) == expected
     assert merge.buffered == 0
