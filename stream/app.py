@@ -14,6 +14,7 @@ from models.checkpoint import restore_or_fresh
 from models.engine import Engine
 from stream.checkpointer import Checkpointer
 from stream.commits import guard_commits
+from stream.consumer import use_direct_consumer
 from stream.metrics import GroupMonitor, PulseMetrics
 from stream.outbox import Outbox
 from stream.pipeline import OutputTopics, Pipeline
@@ -70,6 +71,7 @@ def build_app(
         broker_credentials=faust_credentials(settings),
         **faust_settings(settings),
     )
+    use_direct_consumer(app)
     app.monitor = GroupMonitor(metrics=FaustMetrics.create(registry, "faust"))
     inputs = input_topics(settings)
     erasures = erasure_topic(settings)
