@@ -50,7 +50,7 @@ class LiveDistribution:
         return self.quantiles[percentile].get() if self.count >= LIVE_MIN else None
 
 
-@dataclass
+@dataclass(slots=True)
 class RuleMemory:
     """What one rule remembers about one customer."""
 
@@ -68,7 +68,7 @@ class RuleMemory:
     def save(self, state: CustomerState, rule: str) -> None:
         """Keep what the rule remembers in the state; nothing while that is nothing, as for most customers."""
         remembered = [self.raised, self.last_alert_ts, self.last_value, self.last_situation, self.last_alert]
-        if any(field is not None and field is not False for field in remembered):
+        if self.raised or remembered.count(None) < 4:
             state.alerts[rule] = remembered
         else:
             state.alerts.pop(rule, None)

@@ -120,10 +120,10 @@ class HalfSpaceTrees:
         nodes = self._reference_mass.shape[1]
         self._first_leaf = 2**self.height - 1
         depth = np.floor(np.log2(np.arange(nodes) + 1)).astype(np.int64)
-        weighted = self._reference_mass * (np.int64(1) << depth)
-        path = weighted.copy()
-        for node in range(1, nodes):
-            path[:, node] += path[:, (node - 1) // 2]
+        path = self._reference_mass * (np.int64(1) << depth)
+        for level in range(1, self.height + 1):  # a level at a time: each node adds its parent's path
+            first, last = 2**level - 1, 2 ** (level + 1) - 1
+            path[:, first:last] += path[:, (np.arange(first, last) - 1) // 2]
         stops = (self._reference_mass < self.size_limit).tolist()
         self._walk = _compile_walk(self._walk_feature, self._walk_threshold, stops, path.tolist(), self._first_leaf)
 
