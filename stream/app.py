@@ -71,7 +71,7 @@ def build_app(
         broker_credentials=faust_credentials(settings),
         **faust_settings(settings),
     )
-    use_direct_consumer(app)
+    use_direct_consumer(app, settings.fetch_max_wait_ms)
     app.monitor = GroupMonitor(metrics=FaustMetrics.create(registry, "faust"))
     inputs = input_topics(settings)
     erasures = erasure_topic(settings)

@@ -1,4 +1,10 @@
-"""Faust's aiokafka transport with a cheaper hand-off of each fetched record to the streams.
+"""Faust's aiokafka transport: a cheaper hand-off of each record, and a shorter fetch wait.
+
+Faust builds its worker's aiokafka consumer with ``fetch_max_wait_ms=1500``, fixed. A
+broker answers a fetch as soon as it has records, or when that wait is over; the
+embedded broker holds every fetch to the limit, so at 1,000 events/s a record waited
+about 0.4 s for its fetch to come back (p50; 28 ms with 100 ms). The wait here comes
+from ``PULSE_FETCH_MAX_WAIT_MS``.
 
 Faust's fetch loop (``Consumer._drain_messages``) races the hand-off of every record
 against a suspension of the flow with ``Service.wait_first``: four new tasks and an
@@ -18,14 +24,27 @@ from typing import Any, cast
 
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import AppT
 from mode import Service
 
 YIELD_EVERY = 100
 
 
+class ShortWaitConsumerThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread; its aiokafka consumer takes the transport's fetch wait."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = transport.fetch_max_wait_ms  # read when the consumer starts
+        return consumer
+
+
 class DirectConsumer(aiokafka.Consumer):
     """Faust's aiokafka consumer; records reach the streams without a race per record."""
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return ShortWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:
         callback = self.callback
@@ -79,7 +98,11 @@ class DirectTransport(aiokafka.Transport):
 
     Consumer = DirectConsumer
 
+    def __init__(self, url: Any, app: AppT, fetch_max_wait_ms: int) -> None:
+        super().__init__(url, app)
+        self.fetch_max_wait_ms = fetch_max_wait_ms
 
-def use_direct_consumer(app: AppT) -> None:
-    """Give ``app`` the direct-delivery consumer; call before the worker starts."""
-    app.transport = DirectTransport(app.conf.broker_consumer, app)
+
+def use_direct_consumer(app: AppT, fetch_max_wait_ms: int) -> None:
+    """Give ``app`` the direct-delivery consumer and its fetch wait; call before the worker starts."""
+    app.transport = DirectTransport(app.conf.broker_consumer, app, fetch_max_wait_ms)

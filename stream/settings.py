@@ -69,6 +69,9 @@ class Settings:
     seed: int = 42
     batch_size: int = 1000
     batch_linger_ms: int = 20
+    #: How long the broker may hold a fetch waiting for records; the longest a record can
+    #: wait on a broker that holds fetches to the limit (the embedded one does).
+    fetch_max_wait_ms: int = 100
     max_idle_ms: int = 2000
     commit_interval_ms: int = 1000
     checkpoint_interval_s: int = 60
@@ -113,6 +116,7 @@ class Settings:
             (0 < self.metrics_port < 65536, "PULSE_METRICS_PORT must be a TCP port (1..65535)"),
             (self.horizon_days >= 1, "PULSE_HORIZON_DAYS must be at least 1"),
             (self.batch_size >= 1, "PULSE_BATCH_SIZE must be at least 1"),
+            (1 <= self.fetch_max_wait_ms <= 30_000, "PULSE_FETCH_MAX_WAIT_MS must be 1..30000"),
             (self.store_memory_mb >= 8, "PULSE_STORE_MEMORY_MB must be at least 8"),
             (self.checkpoint_interval_s >= 1, "PULSE_CHECKPOINT_INTERVAL_S must be at least 1"),
             (self.broker.startswith(("kafka://", "aiokafka://")), "PULSE_BROKER must look like kafka://host:port"),

@@ -31,6 +31,7 @@ def test_environment_overrides_and_prefix():
         ({"PULSE_METRICS_PORT": "70000"}, "PULSE_METRICS_PORT"),
         ({"PULSE_BROKER": "localhost:9092"}, "kafka://host:port"),
         ({"PULSE_SEED": "forty-two"}, "PULSE_SEED must be an integer, got 'forty-two'"),
+        ({"PULSE_FETCH_MAX_WAIT_MS": "0"}, "PULSE_FETCH_MAX_WAIT_MS must be 1..30000"),
     ],
 )
 def test_bad_values_name_the_variable(env, fragment):
