@@ -97,17 +97,19 @@ class HalfSpaceTrees:
         """The window's counts become the reference masses (River's pivot)."""
         points = np.asarray(self._window)
         self._window = []
-        counts = np.zeros_like(self._reference_mass)
+        nodes = self._reference_mass.shape[1]
         trees = np.arange(self.n_trees)[:, None]
         node = np.zeros((self.n_trees, len(points)), dtype=np.int64)
-        for _ in range(self.height + 1):
-            np.add.at(counts, (np.broadcast_to(trees, node.shape), node), 1)
-            if _ == self.height:
+        visits = []  # per level, every point's node as an index into the flattened (tree, node) grid
+        for level in range(self.height + 1):
+            visits.append((trees * nodes + node).ravel())
+            if level == self.height:
                 break
             feature = self._feature[trees, node]
             right = points[np.arange(len(points))[None, :], feature] >= self._threshold[trees, node]
             node = 2 * node + 1 + right
-        self._reference_mass = counts
+        counts = np.bincount(np.concatenate(visits), minlength=self.n_trees * nodes)
+        self._reference_mass = counts.reshape(self.n_trees, nodes).astype(np.int64)
         self._first_window = False
         self._refresh_scores()
 
