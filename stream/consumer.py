@@ -9,13 +9,14 @@ from ``PULSE_FETCH_MAX_WAIT_MS``; a shorter one costs a little throughput in a b
 
 Faust's fetch loop (``Consumer._drain_messages``) races the hand-off of every record
 against a suspension of the flow with ``Service.wait_first``: four new tasks and an
-``asyncio.wait`` per record, about a tenth of a busy worker's main thread. Here the
-hand-off is awaited directly. It can only block while the flow is suspended (a
-rebalance): the record it then hands over carries the old generation id, which Faust's
-stream skips (``stream/commits.py`` keeps its ack from moving a commit), and the fetch loop drops the rest of the fetch when the generation
-changes. Stopping the fetcher cancels the wait, as before. The rest of the loop is
-Faust's own (faust-streaming 0.11 to 0.15): read offsets, gap tracking, commits every
-``broker_commit_every`` acks, a yield to the event loop every 100 records.
+``asyncio.wait`` per record, about 7% of a busy worker's main thread. Here the hand-off
+is awaited directly. It can only block while the flow is suspended (a rebalance): the
+record it then hands over carries the old generation id, which Faust's stream skips
+(``stream/commits.py`` keeps its ack from moving a commit), and the fetch loop drops the
+rest of the fetch when the generation changes. Stopping the fetcher cancels the wait, as
+before. The rest of the loop is Faust's own, as in faust-streaming 0.15: read offsets,
+gap tracking, commits every ``broker_commit_every`` acks, a yield to the event loop
+every 100 records.
 """
 
 from __future__ import annotations
