@@ -14,7 +14,7 @@ is awaited directly. It can only block while the flow is suspended (a rebalance)
 record it then hands over carries the old generation id, which Faust's stream skips
 (``stream/commits.py`` keeps its ack from moving a commit), and the fetch loop drops the
 rest of the fetch when the generation changes. Stopping the fetcher cancels the wait, as
-before. The rest of the loop is Faust's own, as in faust-streaming 0.15: read offsets,
+before. The rest of the loop is Faust's own, as in faust-streaming 0.15 (pinned): read offsets,
 gap tracking, commits every ``broker_commit_every`` acks, a yield to the event loop
 every 100 records.
 """
