@@ -109,7 +109,7 @@ class HalfSpaceTrees:
             right = points[np.arange(len(points))[None, :], feature] >= self._threshold[trees, node]
             node = 2 * node + 1 + right
         counts = np.bincount(np.concatenate(visits), minlength=self.n_trees * nodes)
-        self._reference_mass = counts.reshape(self.n_trees, nodes).astype(np.int64)
+        self._reference_mass = counts.reshape(self.n_trees, nodes).astype(np.int64, copy=False)
         self._first_window = False
         self._refresh_scores()
 

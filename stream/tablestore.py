@@ -107,6 +107,7 @@ class TableStore(MutableMapping[str, CustomerState]):
         for partition, batch in batches.items():
             self.data._db_for_partition(partition).write(batch)
         self._dirty.clear()
+        self.source = None  # the batch's events are done: a later write must name its own
         for _ in range(len(self._cache) - self.cache_size):
             del self._cache[next(iter(self._cache))]
         return written
