@@ -67,11 +67,11 @@ class RuleMemory:
 
     def save(self, state: CustomerState, rule: str) -> None:
         """Keep what the rule remembers in the state; nothing while that is nothing, as for most customers."""
-        remembered = [self.raised, self.last_alert_ts, self.last_value, self.last_situation, self.last_alert]
-        if self.raised or remembered.count(None) < 4:
-            state.alerts[rule] = remembered
-        else:
-            state.alerts.pop(rule, None)
+        ts, value, situation, alert = self.last_alert_ts, self.last_value, self.last_situation, self.last_alert
+        if self.raised or not (ts is None and value is None and situation is None and alert is None):
+            state.alerts[rule] = [self.raised, ts, value, situation, alert]
+        elif rule in state.alerts:
+            del state.alerts[rule]
 
 
 @dataclass(frozen=True)
