@@ -71,3 +71,9 @@ def expected_average_value(params: GammaGammaParams, x: ArrayLike, m: ArrayLike)
     p, q, v = params.p, params.q, params.v
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     return (p * (v + x * m)) / (p * x + q - 1)
+
+
+def average_value_one(params: GammaGammaParams, x: int, m: float) -> float:
+    """``expected_average_value`` for one customer: the same steps on scalars, the same bits."""
+    p, q, v = params.p, params.q, params.v
+    return float((p * (v + float(x) * m)) / (p * float(x) + q - 1))

@@ -105,9 +105,7 @@ class CustomerValue:
             return cached
         assert self.params is not None
         h = float(self.horizon_days)
-        alive = float(bgnbd.p_alive(self.params, x, t_x, T))
-        expected = float(bgnbd.expected_purchases(self.params, h, x, t_x, T, alive=alive))
-        no_order = float(bgnbd.prob_no_purchase(self.params, h, x, t_x, T, alive=alive))
+        alive, expected, no_order = bgnbd.outlook_one(self.params, h, x, t_x, T)
         if len(self._bgnbd_cache) >= MAX_CACHED:
             self._bgnbd_cache.clear()
         self._bgnbd_cache[key] = (alive, expected, no_order)
@@ -146,7 +144,7 @@ class CustomerValue:
         out = {"p_alive": alive, "expected_orders_h": expected, "p_no_order_h": no_order}
         mean_value = entry.spend / entry.orders
         if self.spend_params is not None and x >= 1:
-            value = float(gammagamma.expected_average_value(self.spend_params, x, mean_value))
+            value = gammagamma.average_value_one(self.spend_params, x, mean_value)
         else:
             value = mean_value
         out["clv_h"] = expected * max(value, 0.0)

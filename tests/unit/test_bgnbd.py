@@ -101,3 +101,27 @@ def test_gamma_gamma_recovers_simulated_parameters_and_shrinks_means():
     one = float(gammagamma.expected_average_value(result.params, 1, 500.0))
     many = float(gammagamma.expected_average_value(result.params, 50, 500.0))
     assert population < one < many < 500.0  # fewer orders, more shrinkage to the population mean
+
+
+def test_one_customer_paths_give_the_array_functions_bits():
+    """The engine's per-customer shortcuts must not move a published score by one ulp."""
+    rng = np.random.default_rng(11)
+    compared = 0
+    for log_params in rng.uniform([-3, -2, -5, -3], [3, 8, 3, 6], size=(60, 4)):
+        params = BGNBDParams(*np.exp(log_params))
+        spend = gammagamma.GammaGammaParams(*np.exp(rng.uniform([0, 0, 0], [3, 3, 5])))
+        for _ in range(100):
+            T = int(rng.integers(0, 2000))
+            t_x = int(rng.integers(0, T + 1))
+            x = int(rng.integers(1, 60)) if t_x else 0
+            horizon = float(rng.choice([30.0, 90.0, 365.0]))
+            alive = float(bgnbd.p_alive(params, x, t_x, T))
+            expected = float(bgnbd.expected_purchases(params, horizon, x, t_x, T, alive=alive))
+            no_order = float(bgnbd.prob_no_purchase(params, horizon, x, t_x, T, alive=alive))
+            assert bgnbd.outlook_one(params, horizon, x, t_x, T) == (alive, expected, no_order)
+            mean = float(rng.lognormal(3.5, 1.0))
+            assert gammagamma.average_value_one(spend, x, mean) == float(
+                gammagamma.expected_average_value(spend, x, mean)
+            )
+            compared += 1
+    assert compared == 6000
