@@ -81,12 +81,31 @@ class OpenSessions:
     def on_order(self, customer_id: str, ts: int) -> Iterator[tuple[OpenSession, bool]]:
         """Close every open session of the customer that this order ends, labelled 1.
 
-        Its heap entry stays behind and is skipped when it comes up.
+        Its heap entry stays behind and is skipped when it comes up; it comes up only
+        once the watermark (event time less the label lateness) passes the session's
+        deadline, so with 20% orders stale entries would outnumber open sessions several
+        times over. When they pile up, the heap is rebuilt from the open sessions.
         """
         sessions = self.by_customer.get(customer_id, {})
         for session_id, session in list(sessions.items()):
             if ts <= session.last_click_ts + self.gap_ms:
                 yield self._close(customer_id, session_id), True
+        if len(self._deadlines) > 2 * self.size + 1024:
+            self._compact()
+
+    def _compact(self) -> None:
+        """One heap entry per open session, at its current deadline (the strings its keys hold).
+
+        Sessions close in the same order as with the stale entries: a session closes when
+        an entry at its true deadline comes up, and entries order by (deadline, customer,
+        session) either way.
+        """
+        self._deadlines = [
+            (session.last_click_ts + self.gap_ms, customer_id, session_id)
+            for customer_id, sessions in self.by_customer.items()
+            for session_id, session in sessions.items()
+        ]
+        heapq.heapify(self._deadlines)
 
     def advance(self, watermark: int) -> Iterator[tuple[OpenSession, bool]]:
         """Close, labelled 0, every session whose last click is more than the gap behind."""

@@ -65,3 +65,21 @@ def test_the_engine_learns_that_carts_lead_to_orders():
     cart = engine.process(Click("x1", "new1", ts, "sx", "add_to_cart", "p1", None))[0].value["scores"]
     browse = engine.process(Click("x2", "new2", ts, "sy", "view", "p1", None))[0].value["scores"]
     assert cart["purchase_propensity"] > browse["purchase_propensity"]
+
+
+def test_sessions_closed_by_orders_leave_no_pile_of_heap_entries_and_the_rest_close_on_time():
+    """Each order closes a session whose heap entry would wait for the watermark; the heap
+    is rebuilt from the open sessions once those entries pile up, and closes are unchanged."""
+    sessions = OpenSessions()
+    for n in range(20_000):  # 1,000 customers, each clicking and ordering again and again
+        customer, ts = f"c{n % 1000}", n * 10
+        sessions.on_click(customer, f"s{customer}", ts, 1, *sample(n))
+        if n % 3 == 2:
+            assert [label for _session, label in sessions.on_order(customer, ts + 1)] == [True]
+    assert len(sessions._deadlines) <= 2 * sessions.size + 1024
+    for n in range(1000):  # one last click each, in reverse customer order
+        sessions.on_click(f"c{999 - n}", f"sc{999 - n}", 200_000 + n, 2, *sample(n))
+    assert sessions.size == 1000
+    closed = list(sessions.advance(10**12))
+    assert [(s.customer_id, s.last_click_ts) for s, _ in closed] == [(f"c{999 - n}", 200_000 + n) for n in range(1000)]
+    assert sessions.size == 0
