@@ -172,8 +172,8 @@ def outlook_one(params: BGNBDParams, t: float, x: int, t_x: int, T: int) -> tupl
 
     The engine asks this for a customer at almost every event. It takes the steps of
     ``p_alive``, ``expected_purchases`` and ``prob_no_purchase`` in the same order on
-    numpy scalars instead of 0-d arrays, so the answers are the same bits at a third of
-    the cost (``tests/unit/test_bgnbd.py`` compares them).
+    numpy scalars instead of 0-d arrays, so the answers are the same bits at about a
+    quarter of the cost (``tests/unit/test_bgnbd.py`` compares them).
     """
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     xf, t_xf, Tf = float(x), float(t_x), float(T)
