@@ -7,7 +7,7 @@ import pytest
 from models.engine import Engine
 from models.events import Click, Order, Review
 from models.records import dead_letter
-from models.state import CustomerState, Source
+from models.state import CustomerState, Source, _holds_token
 
 DAY = 86_400_000
 SCHEMAS = Path(__file__).parents[2] / "models" / "schemas"
@@ -166,17 +166,52 @@ def test_recent_orders_and_rating_average():
     assert state.rating_ewm == pytest.approx(5 + 0.3 * (1 - 5))
 
 
+def as_version_2(state: CustomerState, event_ids: list[str]) -> dict:
+    """The state's fields as version 2 stored them: recent event ids as a plain list."""
+    fields = dict(zip(CustomerState.__slots__, state.to_list()[1:], strict=True))
+    return fields | {"recent_event_ids": event_ids}
+
+
 def test_a_version_1_state_decodes_with_the_fields_added_since_at_their_defaults():
     state = CustomerState("c1")
     state.apply(order("a", 0, 12.5))
     state.apply(click("b", DAY, "s1"))
-    v2 = dict(zip(CustomerState.__slots__, state.to_list()[1:], strict=True))
+    v2 = as_version_2(state, ["a", "b"])
     added = {"alerts", "segment", "sentiment", "session_actions", "session_dwell_ms", "session_product_view_ts",
              "session_product_views", "session_products"}  # fmt: skip
     v1 = [1, *(value for name, value in v2.items() if name not in added)]
     decoded = CustomerState.from_list(v1)
     assert (decoded.orders, decoded.spend, decoded.clicks, decoded.recent_sessions) == (1, 12.5, 1, ["s1"])
     assert decoded.session_actions == [0, 0, 0, 0, 0] and decoded.segment is None and decoded.sentiment is None
+    assert decoded.has_applied(click("b", DAY, "s1"), None) and not decoded.has_applied(click("c", DAY, "s1"), None)
+
+
+def test_a_version_2_state_keeps_recognising_the_events_it_listed():
+    state = CustomerState("c1")
+    ids = [f"{i:08x}-7c1e-4b1a-9f3e-2d5c8a6b4e10" for i in range(40)]
+    for event_id in ids:
+        state.apply(click(event_id, DAY, "s1"))
+    decoded = CustomerState.from_list([2, *as_version_2(state, ids).values()])
+    assert decoded.clicks == 40
+    assert [event_id for event_id in ids if decoded.has_applied(click(event_id, DAY, "s1"), None)] == ids[-32:]
+    assert decoded.to_list()[0] == 3
+
+
+def test_recent_event_ids_remember_the_last_32_in_a_fixed_few_hundred_bytes():
+    state = CustomerState("c1")
+    ids = [f"order-{i}-" + "x" * 60 for i in range(100)]
+    for event_id in ids:
+        state.mark_applied(click(event_id, DAY, "s1"), None)
+    assert [event_id for event_id in ids if state.has_applied(click(event_id, DAY, "s1"), None)] == ids[-32:]
+    assert len(state.recent_event_ids) == 32 * 12, "12 characters per id, whatever the id's length"
+    assert json.loads(json.dumps(state.to_list())) == state.to_list()
+
+
+def test_a_token_found_across_two_remembered_ones_is_not_a_match():
+    remembered = "ABCDEFGHIJKL" + "MNOPQRSTUVWX"
+    assert _holds_token(remembered, "MNOPQRSTUVWX")
+    assert not _holds_token(remembered, "GHIJKLMNOPQR")
+    assert _holds_token("xABCDEFGHIJK" + "ABCDEFGHIJKL", "ABCDEFGHIJKL"), "a later aligned copy still counts"
 
 
 def test_session_counters_follow_the_current_session():
