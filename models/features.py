@@ -138,8 +138,13 @@ def pack(x: dict[str, float]) -> PackedFeatures:
     Open sessions and pending labels hold hundreds of thousands of feature sets; as dicts
     they were most of a worker's memory. Values round-trip exactly (doubles in, doubles out).
     """
+    return shared_names(x), array("d", x.values())
+
+
+def shared_names(x: dict[str, float]) -> tuple[str, ...]:
+    """``x``'s names as the one tuple kept for that feature set (compared by identity)."""
     names = tuple(x)
-    return _NAMES.setdefault(names, names), array("d", x.values())
+    return _NAMES.setdefault(names, names)
 
 
 def unpack(packed: PackedFeatures) -> dict[str, float]:

@@ -17,12 +17,14 @@ capped (oldest closed as unlabelled first), so memory is bounded whatever the tr
 from __future__ import annotations
 
 import heapq
+import math
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from river import linear_model, optim, preprocessing
 
-from models.features import PackedFeatures, pack
+from models.features import shared_names
 from models.timeutil import MS_PER_MINUTE
 
 SESSION_GAP_MS = 30 * MS_PER_MINUTE
@@ -38,16 +40,42 @@ def is_sample_point(click_number: int) -> bool:
     return click_number in (power, power + power // 2)
 
 
-#: (session features, packed, and the score published with them or None while the model was cold)
-Sample = tuple[PackedFeatures, float | None]
-
-
 @dataclass(slots=True)
 class OpenSession:
+    """A session waiting for its label, with the snapshots it will teach.
+
+    The snapshots sit in one array of doubles, a row each: the score published with it
+    (NaN while the model was cold and published none), then the features named by
+    ``names``. Hundreds of thousands of them wait at once; as tuples of a feature array
+    and a score they took twice the memory.
+    """
+
     customer_id: str
     session_id: str
     last_click_ts: int
-    samples: list[Sample] = field(default_factory=list)
+    names: tuple[str, ...] = ()
+    rows: array = field(default_factory=lambda: array("d"))
+
+    def add_sample(self, x: dict[str, float], score: float | None) -> None:
+        names = shared_names(x)
+        if not self.names:
+            self.names = names
+        elif names is not self.names:
+            raise ValueError(f"session features changed from {self.names} to {names}")
+        self.rows.append(math.nan if score is None else score)
+        self.rows.extend(x.values())
+
+    @property
+    def sample_count(self) -> int:
+        return len(self.rows) // (len(self.names) + 1)
+
+    def samples(self) -> Iterator[tuple[dict[str, float], float | None]]:
+        """Each snapshot's features and published score (``None`` if none), in click order."""
+        width = len(self.names) + 1
+        for start in range(0, len(self.rows), width):
+            score = self.rows[start]
+            x = dict(zip(self.names, self.rows[start + 1 : start + width], strict=True))
+            yield x, None if math.isnan(score) else score
 
 
 @dataclass
@@ -74,7 +102,7 @@ class OpenSessions:
             heapq.heappush(self._deadlines, (ts + self.gap_ms, customer_id, session_id))
         session.last_click_ts = max(session.last_click_ts, ts)
         if is_sample_point(click_number):
-            session.samples.append((pack(x), score))
+            session.add_sample(x, score)
         while self.size > self.max_open:
             self._drop_oldest()
 
@@ -135,7 +163,7 @@ class OpenSessions:
 
     def sample_count(self) -> int:
         """Samples held by all open sessions (a full pass: for gauges, not per event)."""
-        return sum(len(session.samples) for sessions in self.by_customer.values() for session in sessions.values())
+        return sum(session.sample_count for sessions in self.by_customer.values() for session in sessions.values())
 
     def forget(self, customer_id: str) -> None:
         """Drop a customer's open sessions and every deadline naming it, stale ones too (erasure)."""

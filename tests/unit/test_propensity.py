@@ -1,13 +1,13 @@
 from models.engine import Engine
 from models.events import Click, Order
-from models.features import unpack
 from models.propensity import SESSION_GAP_MS, OpenSessions
 
 MINUTE = 60_000
 
 
 def sample(n: int) -> tuple[dict[str, float], float | None]:
-    return {"n": float(n)}, None
+    """Features, and a published score on even clicks only (a cold model publishes none)."""
+    return {"n": float(n), "half": n / 2}, (n / 10 if n % 2 == 0 else None)
 
 
 def test_an_order_within_the_gap_closes_the_session_as_converted():
@@ -16,7 +16,8 @@ def test_an_order_within_the_gap_closes_the_session_as_converted():
         sessions.on_click("c1", "s1", n * MINUTE, n, *sample(n))
     closed = list(sessions.on_order("c1", 5 * MINUTE + SESSION_GAP_MS))
     assert [(s.session_id, label) for s, label in closed] == [("s1", True)]
-    assert [unpack(x)["n"] for x, _ in closed[0][0].samples] == [1.0, 2.0, 3.0, 4.0]  # clicks 1, 2, 3, 4 (not 5)
+    assert closed[0][0].sample_count == 4  # clicks 1, 2, 3, 4 (not 5)
+    assert list(closed[0][0].samples()) == [sample(n) for n in (1, 2, 3, 4)]
     assert sessions.size == 0 and list(sessions.advance(10**12)) == []
 
 
