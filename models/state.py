@@ -40,8 +40,8 @@ MONEY_DECIMALS = 4
 def event_token(event_id: str) -> str:
     """A fixed-width stand-in for an event id: one state's 32 cost 400 bytes, not 2-3 KB.
 
-    Decoded states are what a worker's memory holds most of, and ids are often UUIDs.
-    The hash is keyed by nothing, so every process and every version agrees on it.
+    Decoded states are much of a worker's memory, and ids are often UUIDs. The hash
+    (BLAKE2b, unkeyed) is the same in every process and every version.
     """
     digest = hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=9).digest()
     return binascii.b2a_base64(digest, newline=False).decode("ascii")
