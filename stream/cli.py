@@ -186,6 +186,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from models.errors import ConfigError
     from models.timeutil import TimestampError, parse_ts
     from stream.backtest import run_backtest
+    from stream.gcpolicy import settle_collector
 
     settings = Settings.from_env()
     if args.horizon_days:
@@ -200,6 +201,7 @@ def _backtest(args: argparse.Namespace) -> int:
             snapshot = (parse_ts(args.snapshot_at), args.snapshot_out)
         except TimestampError as exc:
             raise ConfigError(f"--snapshot-at: {exc}") from exc
+    settle_collector()
     result = run_backtest(
         args.log,
         settings,

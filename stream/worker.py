@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 
 from models.errors import ConfigError
 from stream.app import build_app
+from stream.gcpolicy import settle_collector
 from stream.localstore import set_aside_corrupt_stores
 from stream.metrics import PulseMetrics
 from stream.settings import Settings
@@ -35,5 +36,6 @@ def run_worker(settings: Settings) -> None:
     except OSError as exc:
         raise ConfigError(f"PULSE_METRICS_PORT={settings.metrics_port}: cannot serve metrics ({exc.strerror})") from exc
     log.info("status page on http://localhost:%d/, metrics on /metrics", settings.metrics_port)
+    settle_collector()
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, loop=loop)
     worker.execute_from_commandline()
