@@ -103,6 +103,9 @@ class Alerting:
         """The alerts this score record raises; updates the customer's rule memory."""
         alerts = []
         for rule in self.rules.rules.values():
+            only = _ONLY_ON.get(rule.name)
+            if only is not None and not isinstance(event, only):
+                continue  # the rule neither fires nor changes its memory on other events
             memory = RuleMemory.of(state, rule.name)
             trigger = _CHECKS[rule.name](self, rule, memory, state, event, scores)
             if trigger is not None:
@@ -315,3 +318,5 @@ _CHECKS = {
     "unhappy_vip": _unhappy_vip,
     "segment_drop": _segment_drop,
 }
+#: Rules that look at one type of event only, and are skipped for the others.
+_ONLY_ON: dict[str, type[Event]] = {"anomalous_order": Order, "click_burst": Click, "unhappy_vip": Review}
