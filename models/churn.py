@@ -30,7 +30,8 @@ class ChurnModel:
     ...     model.learn_one({"days_since_last_order": gap}, label)
     >>> round(model.predict_proba_one({"days_since_last_order": 90.0}), 2)
     0.89
-    >>> model.reasons({"days_since_last_order": 90.0, "usual_gap_days": 14.0})
+    >>> risk, reasons = model.score_with_reasons({"days_since_last_order": 90.0, "usual_gap_days": 14.0})
+    >>> reasons
     ['days_since_last_order=90 (usual gap 14)']
     """
 
@@ -61,9 +62,16 @@ class ChurnModel:
         """The published churn risk, or ``None`` while warming up."""
         return self.predict_proba_one(x) if self.warm else None
 
-    def reasons(self, x: dict[str, float], top: int = 3) -> list[str]:
-        """The features pushing the risk up the most, in readable form."""
+    def score_with_reasons(self, x: dict[str, float], top: int = 3) -> tuple[float, list[str]] | None:
+        """The published risk and its reasons, standardising ``x`` once; ``None`` while warming up."""
+        if not self.warm:
+            return None
         scaled = self.scaler.transform_one(x)
+        risk = float(self.classifier.predict_proba_one(scaled).get(True, 0.5))
+        return risk, self._reasons(x, scaled, top)
+
+    def _reasons(self, x: dict[str, float], scaled: dict[str, float], top: int) -> list[str]:
+        """The features pushing the risk up the most, in readable form."""
         weights = self.classifier.weights
         contributions = sorted(((weights.get(name, 0.0) * value, name) for name, value in scaled.items()), reverse=True)
         return [describe(name, x) for contribution, name in contributions[:top] if contribution > 0]

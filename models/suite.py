@@ -240,9 +240,10 @@ class ModelSuite:
         P(alive) = 1 for one-time buyers misranks them (0.747); the exact value is
         published as ``p_no_order_h``.
         """
-        risk = self.churn.score(x)
-        if risk is not None and (self.churn_champion == "classifier" or not value):
-            return {"churn_risk": risk, "churn_reasons": self.churn.reasons(x)}
+        if self.churn_champion == "classifier" or not value:
+            assessed = self.churn.score_with_reasons(x)
+            if assessed is not None:
+                return {"churn_risk": assessed[0], "churn_reasons": assessed[1]}
         if value:
             reasons = [describe("days_since_last_order", x), describe("expected_orders_h", value)]
             return {"churn_risk": math.exp(-value["expected_orders_h"]), "churn_reasons": reasons}
