@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import math
+import operator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -291,7 +292,7 @@ class CustomerState:
 
     def to_list(self) -> list[Any]:
         """Positional encoding: about half the bytes of a keyed dict in the changelog."""
-        return [STATE_VERSION, *(getattr(self, name) for name in self.__slots__)]
+        return [STATE_VERSION, *_FIELDS(self)]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> CustomerState:
@@ -349,4 +350,6 @@ _V2_ADDED = (
     "session_product_views",
     "session_products",
 )
+#: Every slot of a state, read in one call: ``to_list`` runs for each changed customer of a batch.
+_FIELDS = operator.attrgetter(*CustomerState.__slots__)
 _V1_SLOTS = tuple(name for name in CustomerState.__slots__ if name not in _V2_ADDED)
