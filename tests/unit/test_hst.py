@@ -66,3 +66,17 @@ def test_a_pickled_forest_scores_like_the_original():
     scores = [ours.score_one(x) for x in sample]
     assert [copy.score_one(x) for x in sample] == scores
     assert len(set(scores)) > 50
+
+
+def test_a_forest_pickled_by_the_previous_version_loads_and_scores_alike():
+    """Checkpoints written before the walks were compiled once hold three more attributes."""
+    ours = HalfSpaceTrees(list("abcde"), n_trees=25, height=8, window_size=100, seed=7)
+    sample = points(450, seed=4)
+    for x in sample:
+        ours.learn_one(x)
+    state = ours.__getstate__()
+    state |= {"_walk_feature": [[0]], "_walk_threshold": [[0.5]], "_first_leaf": 255}
+    old = HalfSpaceTrees.__new__(HalfSpaceTrees)
+    old.__setstate__(state)
+    assert not {"_walk_feature", "_walk_threshold", "_first_leaf"} & set(vars(old))
+    assert [old.score_one(x) for x in sample] == [ours.score_one(x) for x in sample]
