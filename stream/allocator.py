@@ -1,6 +1,6 @@
 """glibc malloc settings for a worker that runs for hours.
 
-With glibc's defaults a worker's heap only grows: a freed block of 128 KiB or more
+With glibc's defaults a worker's heap seldom shrinks: a freed block of 128 KiB or more
 raises the size above which blocks are mapped on their own (up to 32 MiB), so later
 large blocks (encoded batches, arrays of session snapshots, RocksDB's buffers) come
 from the heap, and small live blocks between them keep the heap from shrinking. Each
