@@ -181,6 +181,10 @@ class Pipeline:
         """Release events that were waiting on an idle partition; repeat seeks (called by a timer)."""
         if self._lock.locked():
             return
+        stalled = self.sequence.stalled(self._delivered, self._highwater, time.monotonic())
+        if stalled:
+            async with self._lock:
+                await self.sequence.rewind_stalled(self.app.consumer, stalled)
         if self.sequence.sought:
             async with self._lock:
                 await self.sequence.retry(self.app.consumer, time.monotonic())
@@ -343,6 +347,10 @@ class Pipeline:
             await self.sequence.start(self.app.consumer, quiet)
             for tp in quiet:
                 self.merge.start_at(tp, self.sequence.received[tp])
+
+    def _delivered(self, tp: TopicPartition) -> int | None:
+        """The last offset of ``tp`` Faust's consumer handed to the streams (its read offset)."""
+        return self.app.consumer._read_offset.get(TP(tp.topic, tp.partition))  # type: ignore[attr-defined]
 
     def _highwater(self, tp: TopicPartition) -> int | None:
         try:

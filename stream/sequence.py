@@ -11,13 +11,18 @@ One seek is not always enough: messages fetched before it are still being handed
 and Faust moves its read offset past each of them, so it then drops the re-fetched
 records as already read. While a rewind waits, ``retry`` seeks again every
 ``retry_s``; once the old messages are through, a seek takes.
+
+A hole shows only when a later record arrives. At the end of a partition (a feed that
+has stopped, a quiet hour) none comes, so ``stalled`` also looks for partitions whose
+next offset Faust has handed over and the broker holds, but which never arrived here;
+after ``stall_s`` they are read again the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +42,14 @@ class PartitionSequence:
     rewinding: dict[TopicPartition, float] = field(default_factory=dict)
     #: Partition -> monotonic time of its latest seek.
     sought: dict[TopicPartition, float] = field(default_factory=dict)
+    #: Partition -> (offset it waits for, monotonic time Faust was first seen past it).
+    overdue: dict[TopicPartition, tuple[int, float]] = field(default_factory=dict)
     rewinds: int = 0
     retry_s: float = 2.0
     #: How long a rewind may wait for its first offset before the partition moves on without it.
     give_up_s: float = 15.0
+    #: How long Faust may be past an offset that never arrived before it is read again.
+    stall_s: float = 10.0
 
     async def start(self, consumer: Any, tps: Iterable[TopicPartition]) -> None:
         """Learn where the first delivery of each partition new to us must be, in one lookup.
@@ -88,10 +97,50 @@ class PartitionSequence:
             expected,
             offset - 1,
         )
+        await self._rewind(consumer, tp)
+        return False
+
+    def stalled(
+        self,
+        delivered: Callable[[TopicPartition], int | None],
+        highwater: Callable[[TopicPartition], int | None],
+        now: float,
+    ) -> list[TopicPartition]:
+        """Partitions whose next offset has been handed over by Faust for ``stall_s`` but never arrived.
+
+        ``delivered(tp)`` is the last offset Faust handed to the streams, ``highwater(tp)``
+        the broker's next offset; a partition counts only while the broker holds the
+        offset it waits for, so a gap at the end of a partition is never chased.
+        """
+        out: list[TopicPartition] = []
+        for tp, expected in self.received.items():
+            last, mark = delivered(tp), highwater(tp)
+            if tp in self.rewinding or last is None or last < expected or mark is None or mark <= expected:
+                self.overdue.pop(tp, None)
+                continue
+            since = self.overdue.get(tp)
+            if since is None or since[0] != expected:
+                self.overdue[tp] = (expected, now)
+            elif now - since[1] >= self.stall_s:
+                out.append(tp)
+        return out
+
+    async def rewind_stalled(self, consumer: Any, tps: list[TopicPartition]) -> None:
+        """Read ``tps`` again from the offset each waits for."""
+        for tp in tps:
+            log.warning(
+                "%s[%d]: offset %d was handed over by the consumer but never arrived; reading it again",
+                tp.topic,
+                tp.partition,
+                self.received[tp],
+            )
+            self.overdue.pop(tp, None)
+            await self._rewind(consumer, tp)
+
+    async def _rewind(self, consumer: Any, tp: TopicPartition) -> None:
         self.rewinding[tp] = self.sought[tp] = time.monotonic()
         self.rewinds += 1
-        await _seek(consumer, TP(tp.topic, tp.partition), expected)
-        return False
+        await _seek(consumer, TP(tp.topic, tp.partition), self.received[tp])
 
     async def retry(self, consumer: Any, now: float) -> None:
         """Seek again where a rewind has waited ``retry_s`` since its last seek."""
@@ -106,6 +155,7 @@ class PartitionSequence:
             self.received.pop(tp, None)
             self.rewinding.pop(tp, None)
             self.sought.pop(tp, None)
+            self.overdue.pop(tp, None)
 
 
 async def _starts(consumer: Any, tps: list[TopicPartition]) -> dict[TopicPartition, int]:

@@ -175,8 +175,11 @@ def crashes(cluster: Cluster, events: list[dict[str, Any]], kills: int, rate: fl
     )
 
 
-def rebalance(cluster: Cluster, events: list[dict[str, Any]], rate: float) -> Outcome:
-    """Two workers in one group; stop one mid-stream, the other takes over; start it again."""
+def rebalance(cluster: Cluster, events: list[dict[str, Any]], rate: float, wait_s: float = 600) -> Outcome:
+    """Two workers in one group; stop one mid-stream, the other takes over; start it again.
+
+    ``wait_s`` bounds the wait for the last scores, so a stuck partition is reported as lost events.
+    """
     cluster.create_topics()
     started = time.monotonic()
     cluster.start_worker("w1")
@@ -205,7 +208,7 @@ def rebalance(cluster: Cluster, events: list[dict[str, Any]], rate: float) -> Ou
         "rebalance",
         events,
         started,
-        timeout=600,
+        timeout=wait_s,
         partitions_before=f"{shared[0]}+{shared[1]}",
         takeover_s=round(takeover, 1),
         rejoin_s=round(rejoin, 1),

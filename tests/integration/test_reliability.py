@@ -25,7 +25,7 @@ def events_for(customers: int, days: int, seed: int) -> list[dict]:
 def test_a_stopped_worker_hands_its_partitions_over_and_takes_them_back(cluster: Cluster) -> None:
     cluster.partitions = 8
     events = events_for(300, 90, seed=31)
-    outcome = reliability.rebalance(cluster, events, rate=150)
+    outcome = reliability.rebalance(cluster, events, rate=150, wait_s=240)
     print(outcome.line())
     assert outcome.exact, outcome.line()
     before = [int(count) for count in outcome.notes["partitions_before"].split("+")]
