@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
+from faust.exceptions import ConsumerNotStarted
 from faust.types import TP, AppT, EventT
 
 from models.engine import Engine, Output
@@ -181,7 +182,7 @@ class Pipeline:
         """Release events that were waiting on an idle partition; repeat seeks (called by a timer)."""
         if self._lock.locked():
             return
-        stalled = self.sequence.stalled(self._delivered, self._highwater, time.monotonic())
+        stalled = self.sequence.stalled(self._position, self._highwater, time.monotonic())
         if stalled:
             async with self._lock:
                 await self.sequence.rewind_stalled(self.app.consumer, stalled)
@@ -348,9 +349,14 @@ class Pipeline:
             for tp in quiet:
                 self.merge.start_at(tp, self.sequence.received[tp])
 
-    def _delivered(self, tp: TopicPartition) -> int | None:
-        """The last offset of ``tp`` Faust's consumer handed to the streams (its read offset)."""
-        return self.app.consumer._read_offset.get(TP(tp.topic, tp.partition))  # type: ignore[attr-defined]
+    def _position(self, tp: TopicPartition) -> int | None:
+        """The next offset of ``tp`` the aiokafka client will hand to Faust; ``None`` when unknown."""
+        try:
+            client = self.app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+            state = client._subscription.subscription.assignment.state_value(TP(tp.topic, tp.partition))
+        except (AttributeError, ConsumerNotStarted):
+            return None
+        return state.position if state is not None and state.has_valid_position else None
 
     def _highwater(self, tp: TopicPartition) -> int | None:
         try:

@@ -13,9 +13,10 @@ records as already read. While a rewind waits, ``retry`` seeks again every
 ``retry_s``; once the old messages are through, a seek takes.
 
 A hole shows only when a later record arrives. At the end of a partition (a feed that
-has stopped, a quiet hour) none comes, so ``stalled`` also looks for partitions whose
-next offset Faust has handed over and the broker holds, but which never arrived here;
-after ``stall_s`` they are read again the same way.
+has stopped, a quiet hour) none comes. Faust also drops records the client has already
+handed it when a fetch straddles a rebalance or a pause, so ``stalled`` looks for
+partitions where the client is past the offset expected here, the broker holds it, and
+nothing has arrived for ``stall_s``; they are read again the same way.
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ class PartitionSequence:
     rewinding: dict[TopicPartition, float] = field(default_factory=dict)
     #: Partition -> monotonic time of its latest seek.
     sought: dict[TopicPartition, float] = field(default_factory=dict)
-    #: Partition -> (offset it waits for, monotonic time Faust was first seen past it).
+    #: Partition -> (offset it waits for, monotonic time the client was first seen past it).
     overdue: dict[TopicPartition, tuple[int, float]] = field(default_factory=dict)
     rewinds: int = 0
     retry_s: float = 2.0
     #: How long a rewind may wait for its first offset before the partition moves on without it.
     give_up_s: float = 15.0
-    #: How long Faust may be past an offset that never arrived before it is read again.
+    #: How long the client may be past an offset that never arrived before it is read again.
     stall_s: float = 10.0
 
     async def start(self, consumer: Any, tps: Iterable[TopicPartition]) -> None:
@@ -102,20 +103,20 @@ class PartitionSequence:
 
     def stalled(
         self,
-        delivered: Callable[[TopicPartition], int | None],
+        position: Callable[[TopicPartition], int | None],
         highwater: Callable[[TopicPartition], int | None],
         now: float,
     ) -> list[TopicPartition]:
-        """Partitions whose next offset has been handed over by Faust for ``stall_s`` but never arrived.
+        """Partitions the client has read past the offset expected here, with nothing arriving for ``stall_s``.
 
-        ``delivered(tp)`` is the last offset Faust handed to the streams, ``highwater(tp)``
-        the broker's next offset; a partition counts only while the broker holds the
-        offset it waits for, so a gap at the end of a partition is never chased.
+        ``position(tp)`` is the client's next offset to hand out, ``highwater(tp)`` the
+        broker's; a partition counts only while the broker holds the offset it waits
+        for, so a gap at the end of a partition is never chased.
         """
         out: list[TopicPartition] = []
         for tp, expected in self.received.items():
-            last, mark = delivered(tp), highwater(tp)
-            if tp in self.rewinding or last is None or last < expected or mark is None or mark <= expected:
+            at, mark = position(tp), highwater(tp)
+            if tp in self.rewinding or at is None or at <= expected or mark is None or mark <= expected:
                 self.overdue.pop(tp, None)
                 continue
             since = self.overdue.get(tp)
@@ -129,7 +130,7 @@ class PartitionSequence:
         """Read ``tps`` again from the offset each waits for."""
         for tp in tps:
             log.warning(
-                "%s[%d]: offset %d was handed over by the consumer but never arrived; reading it again",
+                "%s[%d]: offset %d was read by the consumer but never arrived; reading it again",
                 tp.topic,
                 tp.partition,
                 self.received[tp],

@@ -34,49 +34,49 @@ def sequence_at(offset: int) -> tuple[PartitionSequence, Consumer]:
     return sequence, consumer
 
 
-def test_a_partition_end_faust_handed_over_but_never_delivered_is_read_again_after_the_stall_time() -> None:
+def test_a_partition_end_the_client_read_but_that_never_arrived_is_read_again_after_the_stall_time() -> None:
     sequence, consumer = sequence_at(80)
-    delivered, highwater = {TP: 85}.get, {TP: 86}.get  # Faust is past 80..85, the broker holds them
+    position, highwater = {TP: 86}.get, {TP: 86}.get  # the client handed 80..85 to Faust, which dropped them
 
-    assert sequence.stalled(delivered, highwater, now=100.0) == []
-    assert sequence.stalled(delivered, highwater, now=100.0 + sequence.stall_s - 0.1) == []
-    assert sequence.stalled(delivered, highwater, now=100.0 + sequence.stall_s) == [TP]
+    assert sequence.stalled(position, highwater, now=100.0) == []
+    assert sequence.stalled(position, highwater, now=100.0 + sequence.stall_s - 0.1) == []
+    assert sequence.stalled(position, highwater, now=100.0 + sequence.stall_s) == [TP]
 
     asyncio.run(sequence.rewind_stalled(consumer, [TP]))
     assert consumer._thread.seeks == [(("orders", 5), 80)]
     assert consumer._read_offset[("orders", 5)] == 80
     assert TP in sequence.rewinding and sequence.rewinds == 1
     # While the rewind waits it is not chased again, and the record at 80 ends it.
-    assert sequence.stalled(delivered, highwater, now=200.0) == []
+    assert sequence.stalled(position, highwater, now=200.0) == []
     assert asyncio.run(sequence.accept(consumer, TP, 80)) is True
     assert TP not in sequence.rewinding and sequence.received[TP] == 81
 
 
 def test_progress_restarts_the_stall_clock() -> None:
     sequence, _consumer = sequence_at(80)
-    delivered, highwater = {TP: 90}.get, {TP: 100}.get
-    sequence.stalled(delivered, highwater, now=0.0)
+    position, highwater = {TP: 90}.get, {TP: 100}.get
+    sequence.stalled(position, highwater, now=0.0)
     sequence.received[TP] = 85  # records arrived in the meantime
-    assert sequence.stalled(delivered, highwater, now=sequence.stall_s) == []
-    assert sequence.stalled(delivered, highwater, now=2 * sequence.stall_s) == [TP]
+    assert sequence.stalled(position, highwater, now=sequence.stall_s) == []
+    assert sequence.stalled(position, highwater, now=2 * sequence.stall_s) == [TP]
 
 
-def test_nothing_is_chased_that_faust_has_not_handed_over_or_the_broker_does_not_hold() -> None:
+def test_nothing_is_chased_that_the_client_has_not_read_or_the_broker_does_not_hold() -> None:
     sequence, _consumer = sequence_at(80)
     later = 10 * sequence.stall_s
     cases = {
-        "still being fetched": ({TP: 79}.get, {TP: 90}.get),
-        "nothing fetched yet": ({}.get, {TP: 90}.get),
-        "a gap at the partition's end": ({TP: 85}.get, {TP: 80}.get),
-        "broker end unknown": ({TP: 85}.get, {}.get),
+        "still being fetched": ({TP: 80}.get, {TP: 90}.get),
+        "position unknown": ({}.get, {TP: 90}.get),
+        "a gap at the partition's end": ({TP: 86}.get, {TP: 80}.get),
+        "broker end unknown": ({TP: 86}.get, {}.get),
     }
-    for name, (delivered, highwater) in cases.items():
-        sequence.stalled(delivered, highwater, now=0.0)
-        assert sequence.stalled(delivered, highwater, now=later) == [], name
+    for name, (position, highwater) in cases.items():
+        sequence.stalled(position, highwater, now=0.0)
+        assert sequence.stalled(position, highwater, now=later) == [], name
 
 
 def test_a_revoked_partition_forgets_its_stall() -> None:
     sequence, _consumer = sequence_at(80)
-    sequence.stalled({TP: 85}.get, {TP: 86}.get, now=0.0)
+    sequence.stalled({TP: 86}.get, {TP: 86}.get, now=0.0)
     sequence.revoke([TP])
-    assert sequence.overdue == {} and sequence.stalled({TP: 85}.get, {TP: 86}.get, now=100.0) == []
+    assert sequence.overdue == {} and sequence.stalled({TP: 86}.get, {TP: 86}.get, now=100.0) == []
