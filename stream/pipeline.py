@@ -179,7 +179,8 @@ class Pipeline:
             await self._settle([*released, *erased])
 
     async def tick(self) -> None:
-        """Release events that were waiting on an idle partition; repeat seeks (called by a timer)."""
+        """Called by a timer: read stalled partitions again, repeat seeks, learn where quiet
+        partitions start, release events that were waiting on an idle partition."""
         if self._lock.locked():
             return
         stalled = self.sequence.stalled(self._position, self._highwater, time.monotonic())
@@ -189,6 +190,9 @@ class Pipeline:
         if self.sequence.sought:
             async with self._lock:
                 await self.sequence.retry(self.app.consumer, time.monotonic())
+        if not self.merge.next_offset.keys() >= self.merge.queues.keys():
+            async with self._lock:  # partitions with nothing to deliver still report their lag
+                await self._learn_start_positions()
         if self.merge.buffered:
             async with self._lock:
                 await self._settle(await self._drain())
