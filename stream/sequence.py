@@ -70,7 +70,10 @@ class PartitionSequence:
             await self.start(consumer, [tp])
             expected = self.received[tp]
         if offset == expected:
-            self.rewinding.pop(tp, None)
+            started = self.rewinding.pop(tp, None)
+            if started is not None:
+                waited = time.monotonic() - started
+                log.info("%s[%d]: offset %d read again after %.1f s", tp.topic, tp.partition, offset, waited)
             self.sought.pop(tp, None)
             self.received[tp] = offset + 1
             return True
