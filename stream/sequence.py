@@ -12,6 +12,12 @@ and Faust moves its read offset past each of them, so it then drops the re-fetch
 records as already read. While a rewind waits, ``retry`` seeks again every
 ``retry_s``; once the old messages are through, a seek takes.
 
+Some offsets hold no record (a transaction's commit marker, a compacted record). A re-read
+then starts past the offset it waits for, with an offset no higher than one seen before:
+that is how a re-read is told from messages fetched before the seek. After ``give_up_s``
+the partition goes on from the first record of such a re-read, so nothing that exists is
+passed over.
+
 A hole shows only when a later record arrives. At the end of a partition (a feed that
 has stopped, a quiet hour) none comes. Faust also drops records the client has already
 handed it when a fetch straddles a rebalance or a pause, so ``stalled`` looks for
@@ -43,11 +49,14 @@ class PartitionSequence:
     rewinding: dict[TopicPartition, float] = field(default_factory=dict)
     #: Partition -> monotonic time of its latest seek.
     sought: dict[TopicPartition, float] = field(default_factory=dict)
+    #: Partition -> the highest offset seen since its rewind started.
+    furthest: dict[TopicPartition, int] = field(default_factory=dict)
     #: Partition -> (offset it waits for, monotonic time the client was first seen past it).
     overdue: dict[TopicPartition, tuple[int, float]] = field(default_factory=dict)
     rewinds: int = 0
     retry_s: float = 2.0
-    #: How long a rewind may wait for its first offset before the partition moves on without it.
+    #: How long a rewind may wait for its first offset before the partition goes on from the
+    #: first record a re-read brings.
     give_up_s: float = 15.0
     #: How long the client may be past an offset that never arrived before it is read again.
     stall_s: float = 10.0
@@ -70,28 +79,30 @@ class PartitionSequence:
             await self.start(consumer, [tp])
             expected = self.received[tp]
         if offset == expected:
-            started = self.rewinding.pop(tp, None)
+            started = self.rewinding.get(tp)
             if started is not None:
                 waited = time.monotonic() - started
                 log.info("%s[%d]: offset %d read again after %.1f s", tp.topic, tp.partition, offset, waited)
-            self.sought.pop(tp, None)
+            self._end_rewind(tp)
             self.received[tp] = offset + 1
             return True
         if offset < expected:
             return False  # already accepted once
         started = self.rewinding.get(tp)
-        if started is not None and time.monotonic() - started < self.give_up_s:
-            return False  # fetched before the rewind took effect
-        if started is not None:  # liveness first: a partition must not stall on records that never come
+        if started is not None:
+            rereading = offset <= self.furthest[tp]
+            self.furthest[tp] = max(self.furthest[tp], offset)
+            if not rereading or time.monotonic() - started < self.give_up_s:
+                return False  # fetched before the rewind took effect, or still waiting
             log.error(
-                "%s[%d]: offsets %d..%d could not be read again; going on without them",
+                "%s[%d]: offsets %d..%d could not be read again; going on from %d, where a re-read starts",
                 tp.topic,
                 tp.partition,
                 expected,
                 offset - 1,
+                offset,
             )
-            self.rewinding.pop(tp)
-            self.sought.pop(tp, None)
+            self._end_rewind(tp)
             self.received[tp] = offset + 1
             return True
         log.warning(
@@ -101,7 +112,7 @@ class PartitionSequence:
             expected,
             offset - 1,
         )
-        await self._rewind(consumer, tp)
+        await self._rewind(consumer, tp, offset)
         return False
 
     def stalled(
@@ -139,12 +150,18 @@ class PartitionSequence:
                 self.received[tp],
             )
             self.overdue.pop(tp, None)
-            await self._rewind(consumer, tp)
+            await self._rewind(consumer, tp, self.received[tp])
 
-    async def _rewind(self, consumer: Any, tp: TopicPartition) -> None:
+    async def _rewind(self, consumer: Any, tp: TopicPartition, furthest: int) -> None:
         self.rewinding[tp] = self.sought[tp] = time.monotonic()
+        self.furthest[tp] = furthest
         self.rewinds += 1
         await _seek(consumer, TP(tp.topic, tp.partition), self.received[tp])
+
+    def _end_rewind(self, tp: TopicPartition) -> None:
+        self.rewinding.pop(tp, None)
+        self.sought.pop(tp, None)
+        self.furthest.pop(tp, None)
 
     async def retry(self, consumer: Any, now: float) -> None:
         """Seek again where a rewind has waited ``retry_s`` since its last seek."""
@@ -157,9 +174,8 @@ class PartitionSequence:
         """A revoked partition starts afresh at its committed offset when it comes back."""
         for tp in tps:
             self.received.pop(tp, None)
-            self.rewinding.pop(tp, None)
-            self.sought.pop(tp, None)
             self.overdue.pop(tp, None)
+            self._end_rewind(tp)
 
 
 async def _starts(consumer: Any, tps: list[TopicPartition]) -> dict[TopicPartition, int]:

@@ -80,3 +80,31 @@ def test_a_revoked_partition_forgets_its_stall() -> None:
     sequence.stalled({TP: 86}.get, {TP: 86}.get, now=0.0)
     sequence.revoke([TP])
     assert sequence.overdue == {} and sequence.stalled({TP: 86}.get, {TP: 86}.get, now=100.0) == []
+
+
+def accepts(sequence: PartitionSequence, consumer: Consumer, *offsets: int) -> list[bool]:
+    return [asyncio.run(sequence.accept(consumer, TP, offset)) for offset in offsets]
+
+
+def test_an_offset_that_holds_no_record_is_passed_once_a_re_read_starts_after_it() -> None:
+    sequence, consumer = sequence_at(100)  # offset 100 is, say, a transaction's commit marker
+    sequence.give_up_s = 0.0
+    # 101 shows the hole; 102, 103 were fetched before the seek; the re-read starts at 101.
+    assert accepts(sequence, consumer, 101, 102, 103) == [False, False, False]
+    assert consumer._thread.seeks == [(("orders", 5), 100)]
+    assert accepts(sequence, consumer, 101, 102, 103) == [True, True, True]
+    assert sequence.received[TP] == 104 and not sequence.rewinding and not sequence.furthest
+
+
+def test_a_rewind_waits_for_a_re_read_and_never_goes_on_from_messages_fetched_before_its_seek() -> None:
+    sequence, consumer = sequence_at(100)
+    sequence.give_up_s = 0.0
+    assert accepts(sequence, consumer, 150, 151, 152, 153) == [False] * 4  # all fetched before the seek
+    assert accepts(sequence, consumer, 100, 101) == [True, True]  # the re-read brings the skipped records
+    assert sequence.received[TP] == 102
+
+
+def test_a_re_read_past_an_empty_offset_waits_the_give_up_time_first() -> None:
+    sequence, consumer = sequence_at(100)
+    assert accepts(sequence, consumer, 101, 101) == [False, False]  # within give_up_s: still waiting
+    assert TP in sequence.rewinding
