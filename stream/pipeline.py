@@ -104,6 +104,8 @@ class Pipeline:
         self.stats = PipelineStats()
         self._lock = asyncio.Lock()
         self._lag_labels: set[TopicPartition] = set()
+        #: Input partitions assigned to this worker now.
+        self._owned: set[TopicPartition] = set()
 
     # -- checkpoints --------------------------------------------------------------
 
@@ -153,11 +155,13 @@ class Pipeline:
 
     def on_assigned(self, assigned: set[TP]) -> None:
         self.store.drop_cache()
-        self.merge.assign(TopicPartition(tp.topic, tp.partition) for tp in assigned if tp.topic in self.input_types)
+        self._owned = {TopicPartition(tp.topic, tp.partition) for tp in assigned if tp.topic in self.input_types}
+        self.merge.assign(self._owned)
 
     def on_revoked(self, revoked: set[TP]) -> None:
         """Forget held events of revoked partitions: their new owner reads them again."""
         tps = [TopicPartition(tp.topic, tp.partition) for tp in revoked]
+        self._owned.difference_update(tps)
         dropped = self.merge.revoke(tps)
         self.sequence.revoke(tps)
         if dropped:
@@ -170,7 +174,7 @@ class Pipeline:
         async with self._lock:
             self.stats.batches += 1
             messages = [event.message for event in events]
-            inputs = (TopicPartition(m.topic, m.partition) for m in messages if m.topic in self.input_types)
+            inputs = [tp for m in messages if (tp := TopicPartition(m.topic, m.partition)) in self._owned]
             await self.sequence.start(self.app.consumer, inputs)
             for event in events:
                 await self._receive(event)
@@ -237,6 +241,8 @@ class Pipeline:
         if message.topic == self.erasure_topic:
             await self._receive_erasure(faust_event, raw)
             return
+        if tp not in self._owned:
+            return  # fetched before a rebalance took its partition away: the new owner reads it
         if not await self.sequence.accept(self.app.consumer, tp, message.offset):
             return
         try:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka.errors import IllegalStateError
 from faust.types import TP
 
 from stream.merge import TopicPartition
@@ -156,7 +157,15 @@ class PartitionSequence:
         self.rewinding[tp] = self.sought[tp] = time.monotonic()
         self.furthest[tp] = furthest
         self.rewinds += 1
-        await _seek(consumer, TP(tp.topic, tp.partition), self.received[tp])
+        await self._seek(consumer, tp)
+
+    async def _seek(self, consumer: Any, tp: TopicPartition) -> None:
+        """Seek ``tp`` to the offset it waits for; a partition just taken away is forgotten instead."""
+        try:
+            await _seek(consumer, TP(tp.topic, tp.partition), self.received[tp])
+        except IllegalStateError:
+            log.info("%s[%d]: no longer assigned; its new owner reads it", tp.topic, tp.partition)
+            self.revoke([tp])
 
     def _end_rewind(self, tp: TopicPartition) -> None:
         self.rewinding.pop(tp, None)
@@ -168,7 +177,7 @@ class PartitionSequence:
         for tp, last in list(self.sought.items()):
             if now - last >= self.retry_s:
                 self.sought[tp] = now
-                await _seek(consumer, TP(tp.topic, tp.partition), self.received[tp])
+                await self._seek(consumer, tp)
 
     def revoke(self, tps: list[TopicPartition]) -> None:
         """A revoked partition starts afresh at its committed offset when it comes back."""

@@ -3,6 +3,8 @@
 import asyncio
 from typing import Any
 
+from aiokafka.errors import IllegalStateError
+
 from stream.merge import TopicPartition
 from stream.sequence import PartitionSequence
 
@@ -108,3 +110,14 @@ def test_a_re_read_past_an_empty_offset_waits_the_give_up_time_first() -> None:
     sequence, consumer = sequence_at(100)
     assert accepts(sequence, consumer, 101, 101) == [False, False]  # within give_up_s: still waiting
     assert TP in sequence.rewinding
+
+
+def test_a_partition_taken_away_before_its_seek_is_forgotten_not_fatal() -> None:
+    sequence, consumer = sequence_at(100)
+
+    def no_longer_assigned(tp: Any, offset: int) -> None:
+        raise IllegalStateError(f"No current assignment for partition {tp}")
+
+    consumer._thread.seek = no_longer_assigned  # type: ignore[method-assign]
+    assert accepts(sequence, consumer, 105) == [False]
+    assert TP not in sequence.received and not sequence.rewinding and not sequence.sought
