@@ -24,10 +24,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-from faust.types import AppT
+from faust.types import TP, AppT
 from mode import Service
 
 YIELD_EVERY = 100
@@ -47,6 +48,19 @@ class DirectConsumer(aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return ShortWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def client_position(self, tp: TP) -> int | None:
+        """The next offset of ``tp`` the aiokafka client will hand to Faust; ``None`` when unknown.
+
+        Read without a call to the consumer thread: the position is an int that thread
+        replaces, so a read is at worst one fetch behind.
+        """
+        try:
+            client = self._thread._ensure_consumer()
+            state = client._subscription.subscription.assignment.state_value(tp)
+        except (AttributeError, ConsumerNotStarted):
+            return None
+        return state.position if state is not None and state.has_valid_position else None
 
     async def _drain_messages(self, fetcher: Any) -> None:
         callback = self.callback

@@ -17,10 +17,9 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiokafka.errors import IllegalStateError
-from faust.exceptions import ConsumerNotStarted
 from faust.types import TP, AppT, EventT
 
 from models.engine import Engine, Output
@@ -32,6 +31,7 @@ from models.state import Source
 from models.timeutil import now_ms
 from stream.checkpointer import Checkpointer
 from stream.commits import UNTRACKED
+from stream.consumer import DirectConsumer
 from stream.merge import EventTimeMerge, TopicPartition
 from stream.metrics import PulseMetrics
 from stream.outbox import Outbox
@@ -360,13 +360,7 @@ class Pipeline:
                 self.merge.start_at(tp, self.sequence.received[tp])
 
     def _position(self, tp: TopicPartition) -> int | None:
-        """The next offset of ``tp`` the aiokafka client will hand to Faust; ``None`` when unknown."""
-        try:
-            client = self.app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
-            state = client._subscription.subscription.assignment.state_value(TP(tp.topic, tp.partition))
-        except (AttributeError, ConsumerNotStarted):
-            return None
-        return state.position if state is not None and state.has_valid_position else None
+        return cast(DirectConsumer, self.app.consumer).client_position(TP(tp.topic, tp.partition))
 
     def _highwater(self, tp: TopicPartition) -> int | None:
         try:
