@@ -7,41 +7,53 @@ the model as it drifts. A rolling window keeps them about the present.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from river import metrics, utils
+from river import metrics
 from scipy.stats import rankdata, spearmanr
 
 DEFAULT_WINDOW = 5_000
 CALIBRATION_BINS = 10
+PROBABILITY_FLOOR = 1e-15
 
 
 @dataclass
 class ClassifierQuality:
-    """ROC AUC, log loss and accuracy of a probability against 0/1 labels."""
+    """ROC AUC, log loss and accuracy of a probability against 0/1 labels.
+
+    Updated for every resolved label (one per propensity snapshot, per census member), so
+    an update keeps the window's losses and hit count in plain deques and sums the losses
+    only when a report asks, instead of updating and reverting River's rolling means.
+    """
 
     window: int = DEFAULT_WINDOW
     count: int = 0
     roc_auc: metrics.RollingROCAUC = field(init=False)
-    log_loss: Any = field(init=False)  # utils.Rolling wraps the metric untyped
-    accuracy: Any = field(init=False)
+    #: Log loss and whether the 0.5 cut was right, per prediction in the window, oldest first.
+    losses: deque[float] = field(init=False)
+    hits: deque[bool] = field(init=False)
+    hit_count: int = 0
     #: Since the start, per tenth of probability: [predictions, their sum, positives].
     calibration: list[list[float]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.roc_auc = metrics.RollingROCAUC(window_size=self.window)
-        self.log_loss = utils.Rolling(metrics.LogLoss, window_size=self.window)
-        self.accuracy = utils.Rolling(metrics.Accuracy, window_size=self.window)
+        self.losses = deque(maxlen=self.window)
+        self.hits = deque(maxlen=self.window)
         self.calibration = [[0.0, 0.0, 0.0] for _ in range(CALIBRATION_BINS)]
 
     def update(self, label: bool, probability: float) -> None:
         self.count += 1
         self.roc_auc.update(label, probability)
-        self.log_loss.update(label, probability)
-        self.accuracy.update(label, probability >= 0.5)
+        self.losses.append(_log_loss(label, probability))
+        if len(self.hits) == self.window:
+            self.hit_count -= self.hits[0]  # leaves the window with the append below
+        hit = (probability >= 0.5) == bool(label)
+        self.hits.append(hit)
+        self.hit_count += hit
         cell = self.calibration[min(int(probability * CALIBRATION_BINS), CALIBRATION_BINS - 1)]
         cell[0] += 1
         cell[1] += probability
@@ -60,8 +72,8 @@ class ClassifierQuality:
             return {}
         return {
             "roc_auc": self.roc_auc.get(),
-            "log_loss": self.log_loss.get(),
-            "accuracy": self.accuracy.get(),
+            "log_loss": math.fsum(self.losses) / len(self.losses),
+            "accuracy": self.hit_count / len(self.hits),
             "labels": float(self.count),
         }
 
@@ -89,6 +101,12 @@ class RegressorQuality:
         if len(self.pairs) > 2 and np.ptp(truth) > 0 and np.ptp(predicted) > 0:
             out["spearman"] = float(spearmanr(truth, predicted).statistic)
         return out
+
+
+def _log_loss(label: bool, probability: float) -> float:
+    """Binary log loss, the probability clamped away from 0 and 1 as River's ``LogLoss`` does."""
+    p = min(max(probability, PROBABILITY_FLOOR), 1.0 - PROBABILITY_FLOOR)
+    return -math.log(p if label else 1.0 - p)
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 from models.evaluation import ClassifierQuality, RegressorQuality
@@ -26,3 +28,23 @@ def test_regressor_quality_mae_and_rank_correlation():
     report = quality.report()
     assert report["mae"] == pytest.approx(4.5)
     assert report["spearman"] == pytest.approx(1.0)
+
+
+def test_classifier_quality_window_agrees_with_rivers_rolling_metrics():
+    """Log loss and accuracy over the window, as River's rolling metrics give them."""
+    from river import metrics, utils
+
+    rng = random.Random(7)
+    quality = ClassifierQuality(window=500)
+    log_loss = utils.Rolling(metrics.LogLoss, window_size=500)
+    accuracy = utils.Rolling(metrics.Accuracy, window_size=500)
+    for _ in range(1_700):
+        label = rng.random() < 0.3
+        probability = rng.choice([0.0, 1.0, 0.5, rng.random()])
+        quality.update(label, probability)
+        log_loss.update(label, probability)
+        accuracy.update(label, probability >= 0.5)
+    report = quality.report()
+    assert report["log_loss"] == pytest.approx(log_loss.get(), rel=1e-9)
+    assert report["accuracy"] == pytest.approx(accuracy.get(), rel=1e-12)
+    assert report["labels"] == 1_700
