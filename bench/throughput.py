@@ -15,7 +15,11 @@ with its own consumer group and output topics, so none sees another's records:
   same prefix;
 - ``quix``: the same logic on Quix Streams (``bench/reference/quix_app.py``; needs the
   ``bench`` extra: ``pip install -e '.[bench]'``, skipped with a note otherwise);
-- ``worker``: ``pulse worker`` as deployed, every score on.
+- ``worker``: ``pulse worker`` as deployed, every score on;
+- ``scaleout`` (only when named in ``--only``): two ``pulse worker`` processes in one
+  group, one per core, as a deployment scales out. Each worker's models learn from the
+  partitions it owns, so its scores are not a backtest's; events/s counts each event
+  once, however many score records the start-up rebalance gave it.
 
 Each runs as its own process. Figures per contender:
 
@@ -33,7 +37,7 @@ worker's rate over the same prefix. Targets: worker >= 10x the reference Faust
 pipeline, >= 1.5x Quix Streams, >= 10,000 events/s.
 
     python bench/throughput.py [--events 200000] [--customers 20000] [--days 120]
-                               [--only raw,faust,quix,worker] [--reference-events 30000]
+                               [--only raw,faust,quix,worker,scaleout] [--reference-events 30000]
                                [--time-limit 180]
 
 A quick run: ``--events 20000 --customers 2000``. The worker and the reference apps write
@@ -64,7 +68,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reference import traffic
-from bench.reference.procstat import Usage
+from bench.reference.procstat import Usage, combined
 from bench.reference.scores import ScoreReader
 from models.timeutil import now_ms
 from stream.broker import EmbeddedBroker
@@ -74,12 +78,14 @@ from stream.topics import INPUT_TYPES
 from tests.harness import Cluster
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTENDERS = ("raw", "faust", "quix", "worker")
+CONTENDERS = ("raw", "faust", "quix", "worker", "scaleout")
+DEFAULT_CONTENDERS = ("raw", "faust", "quix", "worker")
 LABELS = {
     "raw": "raw consume (aiokafka + orjson)",
     "faust": "reference Faust (plain)",
     "quix": "reference Quix Streams",
     "worker": "customer-pulse worker",
+    "scaleout": "customer-pulse, two workers",
 }
 APP_IDS = {"faust": "bench-reference-faust", "quix": "bench-reference-quix"}
 OUTPUTS = ("customer-scores", "customer-alerts", "events-dlq")
@@ -170,43 +176,51 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 def run_scoring(
     name: str,
-    start: Callable[[], subprocess.Popen[bytes]],
+    start: Callable[[], list[subprocess.Popen[bytes]]],
     broker: EmbeddedBroker,
     scores_topic: str,
     target: int,
     time_limit: float,
     log: Path,
 ) -> Run:
-    """Start a contender, wait for ``target`` score records (or the limit), stop it, measure it."""
+    """Start a contender's processes, wait until ``target`` events are scored (or the limit),
+    stop them, measure them."""
     reader = ScoreReader(broker.bootstrap, scores_topic).start()
     run = Run(name, target, now_ms())
     started = time.monotonic()
-    process = start()
-    run.usage = usage = Usage(process.pid)
+    processes = start()
+    usages = [Usage(process.pid) for process in processes]
     try:
         while True:
             time.sleep(0.5)
-            usage.sample()
+            for usage in usages:
+                usage.sample()
             if reader.error is not None:
                 raise RuntimeError(f"reading {scores_topic} failed: {reader.error!r}")
-            if reader.count >= target:
+            if reader.distinct >= target:
                 break
-            if process.poll() is not None:
-                run.note = f"exited with code {process.returncode} (log: {log})"
+            exited = [process for process in processes if process.poll() is not None]
+            if exited:
+                run.note = f"exited with code {exited[0].returncode} (log: {log})"
                 break
             if time.monotonic() - started > time_limit:
                 run.note = f"stopped at the {time_limit:.0f} s limit"
                 break
             if sys.stdout.isatty():
-                print(f"  {name}: {reader.count:,} of {target:,} scored", end="\r", flush=True)
-        usage.sample()
+                print(f"  {name}: {reader.distinct:,} of {target:,} scored", end="\r", flush=True)
+        for usage in usages:
+            usage.sample()
     finally:
         if sys.stdout.isatty():
             print(" " * 60, end="\r")
-        stop_process(process)
+        for process in processes:
+            stop_process(process)
         reader.wait_caught_up(time.monotonic(), timeout=30)
         reader.stop()
-    run.stamps = sorted(score.emitted_at for score in reader.scores)[:target]
+    run.usage = combined(usages)
+    if reader.count > reader.distinct:
+        run.note = f"{reader.count - reader.distinct:,} duplicate score records"
+    run.stamps = reader.first_stamps()[:target]
     if run.done < target and not run.note:
         run.note = f"{run.done:,} of {target:,} scored"
     elif run.done < target:
@@ -284,7 +298,22 @@ def report(runs: dict[str, Run], args: argparse.Namespace) -> bool:
         ok = rate >= TARGET_RATE and runs["worker"].done == args.events
         passed &= ok
         print(f"worker: {rate:,.0f} events/s; target >= {TARGET_RATE:,.0f}: {'PASS' if ok else 'FAIL'}")
+    if "scaleout" in runs and runs["scaleout"].done:
+        print(scaleout_line(runs))
     return passed
+
+
+def scaleout_line(runs: dict[str, Run]) -> str:
+    """Two workers against one: what adding a worker per core gives (no target: not one worker)."""
+    scaled = runs["scaleout"]
+    line = f"two workers: {scaled.rate():,.0f} events/s"
+    if "worker" in runs and runs["worker"].done:
+        line += f", {scaled.rate() / runs['worker'].rate():.2f}x one worker"
+    for other in ("faust", "quix"):
+        if other in runs and runs[other].done:
+            common = min(scaled.done, runs[other].done)
+            line += f", {scaled.rate(common) / runs[other].rate(common):.2f}x {LABELS[other]}"
+    return line + " (each worker's models learn from its own partitions)"
 
 
 def main() -> int:
@@ -294,7 +323,7 @@ def main() -> int:
     parser.add_argument("--days", type=float, default=120.0, help="event time the events span")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--only", default=",".join(CONTENDERS), help=f"contenders, from {','.join(CONTENDERS)}")
+    parser.add_argument("--only", default=",".join(DEFAULT_CONTENDERS), help=f"contenders, from {','.join(CONTENDERS)}")
     parser.add_argument(
         "--reference-events", type=int, default=30_000, help="events the plain Faust pipeline processes (0: all)"
     )
@@ -326,12 +355,21 @@ def main() -> int:
             inputs = [cluster.topic(name) for name in INPUT_TYPES]
             reference_outputs = [f"{app}-{name}" for app in APP_IDS.values() for name in OUTPUTS]
             asyncio.run(create_topics(broker.bootstrap, [*inputs, *reference_outputs], args.partitions))
-            cluster.create_topics()  # the worker's own: outputs, erasure, re-key
-            clock = time.monotonic()
-            records = [(cluster.topic(topic), key, value) for topic, key, value in events]
-            sent = asyncio.run(produce_all(cluster.settings, records))
-            elapsed = time.monotonic() - clock
-            print(f"produced {sent:,} events in {elapsed:.1f} s ({sent / elapsed:,.0f} events/s)")
+            # Two workers write to topics of their own: their score records must not mix with one worker's.
+            scaled = Cluster(
+                broker=broker, prefix="bench-scaleout-", workdir=workdir / "scaleout", partitions=args.partitions
+            )
+            sent = 0
+            for target in [cluster, scaled] if "scaleout" in names else [cluster]:
+                target.workdir.mkdir(exist_ok=True)
+                target.create_topics()  # the worker's own: outputs, erasure, re-key
+                clock = time.monotonic()
+                records = [(target.topic(topic), key, value) for topic, key, value in events]
+                sent = asyncio.run(produce_all(target.settings, records))
+                elapsed = time.monotonic() - clock
+                print(
+                    f"produced {sent:,} events to {target.prefix}* in {elapsed:.1f} s ({sent / elapsed:,.0f} events/s)"
+                )
             del events, records
 
             runs: dict[str, Run] = {}
@@ -341,10 +379,13 @@ def main() -> int:
                 broker_usage = Usage(broker.process.pid) if broker.process else Usage(0)
                 broker_usage.sample()
                 broker_before = broker_usage.cpu_s
-                runs[name] = run_contender(name, args, cluster, env, inputs, sent, workdir)
+                runs[name] = run_contender(
+                    name, args, scaled if name == "scaleout" else cluster, env, inputs, sent, workdir
+                )
                 broker_usage.sample()
                 runs[name].broker_cpu_s = broker_usage.cpu_s - broker_before
             cluster.stop_all()
+            scaled.stop_all()
     return 0 if report(runs, args) else 1
 
 
@@ -359,9 +400,13 @@ def run_contender(
 ) -> Run:
     if name == "raw":
         return run_raw(cluster.broker, inputs, sent, args.time_limit)
-    if name == "worker":
-        start: Callable[[], subprocess.Popen[bytes]] = cluster.start_worker
-        scores, target, log = cluster.topic("customer-scores"), sent, workdir / "worker-w1.log"
+    if name in ("worker", "scaleout"):
+        names = ["w1"] if name == "worker" else ["w1", "w2"]
+
+        def start() -> list[subprocess.Popen[bytes]]:
+            return [cluster.start_worker(worker) for worker in names]
+
+        scores, target, log = cluster.topic("customer-scores"), sent, cluster.workdir / "worker-w1.log"
     else:
         app_id = APP_IDS[name]
         argv = [sys.executable, "-m", f"bench.reference.{name}_app"]
@@ -377,12 +422,12 @@ def run_contender(
     return run
 
 
-def _starter(argv: list[str], env: dict[str, str], log: Path) -> Callable[[], subprocess.Popen[bytes]]:
-    def start() -> subprocess.Popen[bytes]:
+def _starter(argv: list[str], env: dict[str, str], log: Path) -> Callable[[], list[subprocess.Popen[bytes]]]:
+    def start() -> list[subprocess.Popen[bytes]]:
         with open(log, "ab") as out:
-            return subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            return [
+                subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            ]
 
     return start
 

@@ -39,3 +39,12 @@ class Usage:
             self.cpu_s = cpu_seconds(self.pid)
         except (OSError, RuntimeError, ValueError):
             pass  # exited: keep the last figures
+
+
+def combined(usages: list[Usage]) -> Usage:
+    """Several processes as one: their peak resident sets and CPU seconds added up."""
+    return Usage(
+        usages[0].pid if usages else 0,
+        sum(usage.peak_rss_mib for usage in usages),
+        sum(usage.cpu_s for usage in usages),
+    )

@@ -40,6 +40,8 @@ class ScoreReader:
         self.group = group
         self.scores: list[Score] = []
         self.counts: Counter[str] = Counter()
+        #: Events with at least one score record: a rebalance scores some of them twice.
+        self.scored: set[str] = set()
         #: Monotonic time of the last fetch that found every partition read to its end.
         self.caught_up_at = 0.0
         self.error: BaseException | None = None
@@ -57,6 +59,19 @@ class ScoreReader:
     @property
     def count(self) -> int:
         return len(self.scores)
+
+    @property
+    def distinct(self) -> int:
+        """Events scored, each counted once however many records it has."""
+        return len(self.scored)
+
+    def first_stamps(self) -> list[int]:
+        """``emitted_at`` of each event's first score record, sorted."""
+        first: dict[str, int] = {}
+        for score in self.scores:
+            if score.emitted_at < first.get(score.event_id, score.emitted_at + 1):
+                first[score.event_id] = score.emitted_at
+        return sorted(first.values())
 
     def wait_caught_up(self, since: float, timeout: float = 60.0) -> bool:
         """Wait until a fetch started after monotonic time ``since`` found nothing more to read."""
@@ -97,6 +112,7 @@ class ScoreReader:
                         self.scores.append(
                             Score(event_id, parse_ts(record["ts"]), parse_ts(record["emitted_at"]), received)
                         )
+                        self.scored.add(event_id)
                         if self.group is not None:
                             self.counts[self.group(event_id)] += 1
                 if not batch and await self._at_end(consumer):
