@@ -13,7 +13,12 @@ At the end it prints memory after warm-up against memory at the end (growth must
 under 10%), the largest consumer lag after warm-up, and how far behind the worker was
 when the producer stopped.
 
+With ``--workers 2`` two workers share the partitions in one group, as a deployment scales
+out; memory is then their resident memory added up, and lag and scores are summed over
+both workers' metrics.
+
     python bench/soak.py [--minutes 20] [--rate 2000] [--customers 100000] [--warm-up-minutes 5]
+                         [--workers 1]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +86,14 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def scrape_all(cluster: Cluster, names: list[str]) -> Counter[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Every worker's metrics, the same series of different workers added up."""
+    total: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+    for name in names:
+        total.update(scrape(cluster.port(name)))
+    return total
+
+
 def metric_sum(samples: dict, name: str, **labels: str) -> float:
     return sum(
         value for (metric, tags), value in samples.items() if metric == name and labels.items() <= dict(tags).items()
@@ -108,12 +122,14 @@ def main() -> int:
     parser.add_argument("--warm-up-minutes", type=float, default=5.0)
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="workers in the group, one process each")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
         cluster = Cluster(broker=broker, prefix="soak-", workdir=Path(tmp), partitions=8)
         cluster.create_topics()
-        worker = cluster.start_worker()
+        names = [f"w{number}" for number in range(1, args.workers + 1)]
+        workers = [cluster.start_worker(name) for name in names]
         stop = threading.Event()
         sent = [0]
 
@@ -128,7 +144,10 @@ def main() -> int:
         time.sleep(5)  # the worker joins its group before the load starts
         started = time.monotonic()
         producer.start()
-        print(f"soak: {args.rate:,.0f} events/s for {args.minutes:g} min over {args.customers:,} customers")
+        print(
+            f"soak: {args.rate:,.0f} events/s for {args.minutes:g} min over {args.customers:,} customers, "
+            f"{args.workers} worker(s)"
+        )
         print(
             f"{'min':>6} {'sent':>10} {'scored':>10} {'rss MiB':>8} {'lag':>8} {'p99 s':>6} {'customers':>9} "
             f"{'rocks MiB':>9} {'sessions':>8} {'samples':>8}"
@@ -137,12 +156,13 @@ def main() -> int:
         try:
             while time.monotonic() - started < args.minutes * 60:
                 time.sleep(args.sample)
-                if worker.poll() is not None:
-                    print(f"worker exited with code {worker.returncode}; see {cluster.workdir}/worker-w1.log")
-                    return 1
-                samples = scrape(cluster.metrics_port)
+                for name, worker in zip(names, workers, strict=True):
+                    if worker.poll() is not None:
+                        print(f"worker exited with code {worker.returncode}; see {cluster.workdir}/worker-{name}.log")
+                        return 1
+                samples = scrape_all(cluster, names)
                 minute = (time.monotonic() - started) / 60
-                rss = rss_mib(worker.pid)
+                rss = sum(rss_mib(worker.pid) for worker in workers)
                 lag = metric_sum(samples, "pulse_consumer_lag")
                 scored = metric_sum(samples, "pulse_events_total", outcome="scored")
                 rows.append((minute, rss, lag))
@@ -158,7 +178,7 @@ def main() -> int:
             stop.set()
             producer.join()
         elapsed = time.monotonic() - started
-        behind_at_stop = sent[0] - metric_sum(scrape(cluster.metrics_port), "pulse_events_total", outcome="scored")
+        behind_at_stop = sent[0] - metric_sum(scrape_all(cluster, names), "pulse_events_total", outcome="scored")
         cluster.stop_all()
 
     after_warm_up = [row for row in rows if row[0] >= args.warm_up_minutes]
