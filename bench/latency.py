@@ -28,8 +28,11 @@ Figures per rate:
 A rate that starts before the previous one drained says so in its row: its latencies
 then include the wait behind the earlier backlog.
 
+With ``--workers 2`` two workers share the partitions in one group, as a deployment scales
+out; the rates start once the warm-up is scored and every worker owns partitions.
+
     python bench/latency.py [--rates 1000,2000,5000] [--seconds 60] [--customers 20000]
-                            [--drain-limit 120]
+                            [--drain-limit 120] [--workers 1]
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from models.timeutil import now_ms
 from stream.broker import EmbeddedBroker
 from stream.producer import produce
 from tests.harness import Cluster
+from tests.reliability import owned_partitions
 
 GROWTH_LIMIT = 0.02  # of the offered rate, per second
 WINDOW_S = 10.0
@@ -188,13 +192,15 @@ def main() -> int:
     parser.add_argument("--warm-up", type=int, default=500, help="events scored before the first rate")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="keep logs and state in this directory")
+    parser.add_argument("--workers", type=int, default=1, help="workers in the group, one process each")
     args = parser.parse_args()
     rates = [float(value) for value in args.rates.split(",") if value.strip()]
     if not rates or min(rates) <= 0:
         parser.error("--rates needs one or more positive numbers")
 
     print(
-        f"latency: one worker, {', '.join(f'{rate:,.0f}' for rate in rates)} events/s for {args.seconds:g} s each, "
+        f"latency: {args.workers} worker(s), {', '.join(f'{rate:,.0f}' for rate in rates)} events/s "
+        f"for {args.seconds:g} s each, "
         f"{args.customers:,} customers (75% clicks, 20% orders, 5% reviews), {args.partitions} partitions"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,9 +211,9 @@ def main() -> int:
             cluster.create_topics()
             reader = ScoreReader(broker.bootstrap, cluster.topic("customer-scores"), group=lambda e: e.split("-")[0])
             reader.start()
-            worker = cluster.start_worker()
+            workers = {f"w{number}": cluster.start_worker(f"w{number}") for number in range(1, args.workers + 1)}
             try:
-                return measure(cluster, reader, lambda: worker.poll() is None, rates, args)
+                return measure(cluster, reader, lambda: all(w.poll() is None for w in workers.values()), rates, args)
             except RuntimeError as exc:
                 print(f"\n{exc}; worker log: {workdir / 'worker-w1.log'}")
                 print(cluster.worker_log()[-3000:])
@@ -228,7 +234,12 @@ def measure(cluster: Cluster, reader: ScoreReader, worker_alive: Callable[[], bo
         if time.monotonic() - started > 180:
             raise RuntimeError(f"warm-up: {reader.counts['warm']} of {warm.sent} events scored after 180 s")
         time.sleep(0.2)
-    print(f"worker up and warm: {warm.sent} events scored {time.monotonic() - started:.1f} s after start")
+    names = [f"w{number}" for number in range(1, args.workers + 1)]
+    while args.workers > 1 and not all(owned_partitions(cluster, name) for name in names):
+        if time.monotonic() - started > 180:
+            raise RuntimeError("not every worker owned partitions within 180 s")
+        time.sleep(0.5)
+    print(f"worker(s) up and warm: {warm.sent} events scored {time.monotonic() - started:.1f} s after start")
 
     runs: list[RateRun] = []
     for rate in rates:
