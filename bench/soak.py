@@ -11,8 +11,11 @@ samples (from /metrics).
 
 At the end it prints memory after warm-up against memory at the end (growth must stay
 under 10%), the largest consumer lag after warm-up, and how far behind the worker was
-when the producer stopped. A run whose producer sent less than 95% of ``--rate`` does not
-pass, whatever its memory did: it did not soak at the rate asked. The ``broker %`` column
+when the producer stopped, and whether the lag is bounded: its mean over the last quarter
+of the run after warm-up exceeds the mean over the quarter before by less than 2% of the
+rate per second (the rule of ``bench/latency.py``, over longer windows). A run whose
+producer sent less than 95% of ``--rate`` does not pass, whatever its memory did: it did
+not soak at the rate asked. The ``broker %`` column
 is the embedded broker's CPU over the last interval (200% is both cores), for telling a
 worker that falls behind from a broker that does.
 
@@ -50,6 +53,8 @@ from tests.harness import Cluster, scrape
 
 #: Share of the asked rate the producer must reach for the run to count as a soak at that rate.
 LOAD_HELD = 0.95
+#: Lag growth, per second, that still counts as bounded: a share of the rate asked.
+LAG_GROWTH_LIMIT = 0.02
 
 REVIEW_TEXTS = {
     5: "love it, great quality and fast delivery",
@@ -206,13 +211,33 @@ def main() -> int:
         f"consumer lag after warm-up: max {max(row[2] for row in after_warm_up):,.0f}, "
         f"last {after_warm_up[-1][2]:,.0f}; events not yet scored when the producer stopped: {behind_at_stop:,.0f}"
     )
+    bounded, lag_line = lag_bounded(after_warm_up, args.rate)
+    print(lag_line)
     failures = []
+    if not bounded:
+        failures.append("the consumer lag kept growing")
     if offered < LOAD_HELD * args.rate:
         failures.append(f"the producer sent {offered:,.0f}/s, under {LOAD_HELD:.0%} of {args.rate:,.0f}/s")
     if growth >= 0.10:
         failures.append("memory grew 10% or more after warm-up")
     print("FAIL: " + "; ".join(failures) if failures else "PASS")
     return 1 if failures else 0
+
+
+def lag_bounded(rows: list[tuple[float, float, float]], rate: float) -> tuple[bool, str]:
+    """Whether the lag stopped growing: the last quarter of ``rows`` against the quarter before."""
+    end = rows[-1][0]
+    window = (end - rows[0][0]) / 4
+    last = [lag for minute, _rss, lag in rows if minute > end - window]
+    before = [lag for minute, _rss, lag in rows if end - 2 * window < minute <= end - window]
+    if window <= 0 or not last or not before:
+        return False, "lag bounded: not enough samples after warm-up to tell"
+    growth_per_s = (sum(last) / len(last) - sum(before) / len(before)) / (window * 60)
+    bounded = growth_per_s < LAG_GROWTH_LIMIT * rate
+    return bounded, (
+        f"lag bounded: {'yes' if bounded else 'no'} (mean {sum(last) / len(last):,.0f} over the last "
+        f"{window:.1f} min, {sum(before) / len(before):,.0f} over the {window:.1f} min before)"
+    )
 
 
 class BrokerCpu:
