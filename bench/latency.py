@@ -51,6 +51,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reference import traffic
+from bench.reference.backlog import GROWTH_LIMIT, is_bounded, window_means
 from bench.reference.scores import ScoreReader
 from models.timeutil import now_ms
 from stream.broker import EmbeddedBroker
@@ -58,7 +59,6 @@ from stream.producer import produce
 from tests.harness import Cluster
 from tests.reliability import owned_partitions
 
-GROWTH_LIMIT = 0.02  # of the offered rate, per second
 WINDOW_S = 10.0
 
 
@@ -83,14 +83,9 @@ class RateRun:
 
     def bounded(self) -> bool | None:
         """The rule of the module docstring; ``None`` without enough samples."""
-        end = self.sending_s
-        window = min(WINDOW_S, end / 2)
-        last = [value for at, value in self.backlog if end - window <= at <= end]
-        before = [value for at, value in self.backlog if end - 2 * window <= at < end - window]
-        if not last or not before:
-            return None
-        growth_per_s = (sum(last) / len(last) - sum(before) / len(before)) / window
-        return growth_per_s < GROWTH_LIMIT * self.rate
+        window = min(WINDOW_S, self.sending_s / 2)
+        means = window_means(self.backlog, self.sending_s, window)
+        return None if means is None else is_bounded(means, window, self.rate)
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -44,6 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.reference.backlog import is_bounded, window_means
 from bench.reference.procstat import cpu_seconds
 from models.jsonio import dumps
 from models.timeutil import MS_PER_HOUR, now_ms
@@ -53,8 +54,6 @@ from tests.harness import Cluster, scrape
 
 #: Share of the asked rate the producer must reach for the run to count as a soak at that rate.
 LOAD_HELD = 0.95
-#: Lag growth, per second, that still counts as bounded: a share of the rate asked.
-LAG_GROWTH_LIMIT = 0.02
 
 REVIEW_TEXTS = {
     5: "love it, great quality and fast delivery",
@@ -226,17 +225,16 @@ def main() -> int:
 
 def lag_bounded(rows: list[tuple[float, float, float]], rate: float) -> tuple[bool, str]:
     """Whether the lag stopped growing: the last quarter of ``rows`` against the quarter before."""
-    end = rows[-1][0]
-    window = (end - rows[0][0]) / 4
-    last = [lag for minute, _rss, lag in rows if minute > end - window]
-    before = [lag for minute, _rss, lag in rows if end - 2 * window < minute <= end - window]
-    if window <= 0 or not last or not before:
+    lags = [(minute * 60, lag) for minute, _rss, lag in rows]
+    end = lags[-1][0]
+    window = (end - lags[0][0]) / 4
+    means = window_means(lags, end, window)
+    if means is None:
         return False, "lag bounded: not enough samples after warm-up to tell"
-    growth_per_s = (sum(last) / len(last) - sum(before) / len(before)) / (window * 60)
-    bounded = growth_per_s < LAG_GROWTH_LIMIT * rate
+    bounded = is_bounded(means, window, rate)
     return bounded, (
-        f"lag bounded: {'yes' if bounded else 'no'} (mean {sum(last) / len(last):,.0f} over the last "
-        f"{window:.1f} min, {sum(before) / len(before):,.0f} over the {window:.1f} min before)"
+        f"lag bounded: {'yes' if bounded else 'no'} (mean {means[0]:,.0f} over the last "
+        f"{window / 60:.1f} min, {means[1]:,.0f} over the {window / 60:.1f} min before)"
     )
 
 
