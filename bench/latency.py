@@ -189,6 +189,8 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep logs and state in this directory")
     parser.add_argument("--workers", type=int, default=1, help="workers in the group, one process each")
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error("--workers needs 1 or more")
     rates = [float(value) for value in args.rates.split(",") if value.strip()]
     if not rates or min(rates) <= 0:
         parser.error("--rates needs one or more positive numbers")

@@ -135,6 +135,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="workers in the group, one process each")
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error("--workers needs 1 or more")
+    if args.rate <= 0 or args.minutes <= 0 or args.sample <= 0:
+        parser.error("--rate, --minutes and --sample need positive values")
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
         cluster = Cluster(broker=broker, prefix="soak-", workdir=Path(tmp), partitions=8)
