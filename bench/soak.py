@@ -217,7 +217,9 @@ def main() -> int:
     bounded, lag_line = lag_bounded(after_warm_up, args.rate)
     print(lag_line)
     failures = []
-    if not bounded:
+    if bounded is None:
+        failures.append("too few samples after warm-up to judge the lag (a longer run or a shorter --sample)")
+    elif not bounded:
         failures.append("the consumer lag kept growing")
     if offered < LOAD_HELD * args.rate:
         failures.append(f"the producer sent {offered:,.0f}/s, under {LOAD_HELD:.0%} of {args.rate:,.0f}/s")
@@ -227,14 +229,15 @@ def main() -> int:
     return 1 if failures else 0
 
 
-def lag_bounded(rows: list[tuple[float, float, float]], rate: float) -> tuple[bool, str]:
-    """Whether the lag stopped growing: the last quarter of ``rows`` against the quarter before."""
+def lag_bounded(rows: list[tuple[float, float, float]], rate: float) -> tuple[bool | None, str]:
+    """Whether the lag stopped growing: the last quarter of ``rows`` against the quarter before;
+    ``None`` when the quarters hold too few samples to tell."""
     lags = [(minute * 60, lag) for minute, _rss, lag in rows]
     end = lags[-1][0]
     window = (end - lags[0][0]) / 4
     means = window_means(lags, end, window)
     if means is None:
-        return False, "lag bounded: not enough samples after warm-up to tell"
+        return None, "lag bounded: not enough samples after warm-up to tell"
     bounded = is_bounded(means, window, rate)
     return bounded, (
         f"lag bounded: {'yes' if bounded else 'no'} (mean {means[0]:,.0f} over the last "
