@@ -173,8 +173,8 @@ class Pipeline:
         """Handle one batch from ``stream.take_events``."""
         async with self._lock:
             self.stats.batches += 1
-            messages = [event.message for event in events]
-            inputs = [tp for m in messages if (tp := TopicPartition(m.topic, m.partition)) in self._owned]
+            partitions = {(event.message.topic, event.message.partition) for event in events}
+            inputs = [tp for tp in map(TopicPartition._make, partitions) if tp in self._owned]
             await self.sequence.start(self.app.consumer, inputs)
             for event in events:
                 await self._receive(event)
