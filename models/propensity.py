@@ -58,10 +58,11 @@ class OpenSession:
 
     def add_sample(self, x: dict[str, float], score: float | None) -> None:
         names = shared_names(x)
-        if not self.names:
+        if names is not self.names:
+            # Equal but not the same after a checkpoint is loaded: the shared tuple is adopted.
+            if self.names and names != self.names:
+                raise ValueError(f"session features changed from {self.names} to {names}")
             self.names = names
-        elif names is not self.names:
-            raise ValueError(f"session features changed from {self.names} to {names}")
         self.rows.append(math.nan if score is None else score)
         self.rows.extend(x.values())
 

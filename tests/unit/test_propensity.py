@@ -1,3 +1,5 @@
+import pickle
+
 from models.engine import Engine
 from models.events import Click, Order
 from models.propensity import SESSION_GAP_MS, OpenSessions
@@ -84,3 +86,37 @@ def test_sessions_closed_by_orders_leave_no_pile_of_heap_entries_and_the_rest_cl
     closed = list(sessions.advance(10**12))
     assert [(s.customer_id, s.last_click_ts) for s, _ in closed] == [(f"c{999 - n}", 200_000 + n) for n in range(1000)]
     assert sessions.size == 0
+
+
+def test_sessions_open_at_a_checkpoint_go_on_after_it_is_loaded():
+    """Feature names are shared tuples compared by identity; a loaded checkpoint holds copies."""
+    straight, restored = Engine(), Engine()
+    warm_up = [event for n in range(300) for event in _session(f"w{n}", n * 10 * MINUTE, 3, n % 3 == 0)]
+    start = 3000 * MINUTE
+    open_clicks = [_click(f"c{n}", f"s{n}", start + i * MINUTE, i) for i in range(20) for n in range(50)]
+    later = [_click(f"c{n}", f"s{n}", start + i * MINUTE, i) for i in range(20, 40) for n in range(50)]
+    later += [_order(f"c{n}", start + 41 * MINUTE) for n in range(25)]  # closes half, learned after the load
+    later += _session("after", start + 200 * MINUTE, 3, False)  # the watermark closes the rest
+    for event in warm_up + open_clicks:
+        straight.process(event, emitted_at=0)
+        restored.process(event, emitted_at=0)
+    assert straight.suite.propensity.warm
+    assert all(f"c{n}" in straight.suite.open_sessions.by_customer for n in range(50))
+    restored = Engine(suite=pickle.loads(pickle.dumps(restored.suite)), states=restored.states)
+    for event in later:  # clicks 24 and 32 of the open sessions are sampled
+        assert restored.process(event, emitted_at=0)[0].value == straight.process(event, emitted_at=0)[0].value
+    assert restored.suite.propensity.labels_seen == straight.suite.propensity.labels_seen > 300 * 3
+
+
+def _click(customer: str, session: str, ts: int, i: int) -> Click:
+    action = "add_to_cart" if i % 5 == 4 else "view"
+    return Click(f"{customer}-{session}-{i}", customer, ts, session, action, "p1", None)
+
+
+def _order(customer: str, ts: int) -> Order:
+    return Order(f"{customer}-o{ts}", customer, ts, f"o{ts}", 30.0, "USD", 1, None, "placed")
+
+
+def _session(customer: str, ts: int, clicks: int, converted: bool) -> list[Click | Order]:
+    events: list[Click | Order] = [_click(customer, f"s{ts}", ts + i * MINUTE, i) for i in range(clicks)]
+    return [*events, _order(customer, ts + clicks * MINUTE)] if converted else events
