@@ -156,10 +156,10 @@ class ModelSuite:
 
     def _learn_session(self, session: OpenSession, converted: bool) -> None:
         weight = 1.0 / max(session.sample_count, 1)  # a session counts once, however long
-        for x, score in session.samples():
+        for values, score in session.samples():
             if score is not None:
                 self.propensity_quality.update(converted, score)
-            self.propensity.learn_one(x, converted, weight)
+            self.propensity.learn_values(session.names, values, converted, weight)
 
     def _take_census(self, ts: int) -> None:
         """A label snapshot of every census member as they stand at ``ts``; new RFM quintiles."""
