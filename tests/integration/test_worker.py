@@ -17,7 +17,7 @@ from stream.backtest import run_backtest
 from stream.producer import topic_and_payload
 from tests.badevents import BAD_EVENTS
 from tests.harness import Cluster, read_to_end, read_topics, scrape
-from tests.reliability import table_states
+from tests.reliability import processed, table_states, wait_until
 from tests.totals import assert_states_match, expected_states
 
 pytestmark = pytest.mark.integration
@@ -152,3 +152,33 @@ def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
     expected = expected_states(events)
     assert_states_match(table_states(cluster), expected)
     assert_states_match(_last_by_customer(out[scores_topic]), expected)
+
+
+def test_a_worker_restarted_from_its_checkpoint_goes_on_with_the_open_sessions(cluster: Cluster) -> None:
+    """Stopped mid-stream, the worker checkpoints its models; started again, it loads them and
+    scores the rest, clicks of sessions that were open at the checkpoint included."""
+    events, _truth = generate(GeneratorConfig(customers=3000, days=3, seed=5))
+    half = len(events) // 2
+    cluster.create_topics()
+    cluster.produce_events(events[:half])
+    cluster.start_worker()
+    wait_until(lambda: processed(cluster, "w1") >= half, 180, "the first half scored")
+    cluster.stop_all()
+
+    suite, info = read_checkpoint(cluster.workdir / "data-w1" / "models" / "suite.ckpt", 90, 42)
+    assert info.events == half
+    open_sessions = {(customer, session) for customer, by in suite.open_sessions.by_customer.items() for session in by}
+    going_on = [e for e in events[half:] if (e["customer_id"], e.get("session_id")) in open_sessions]
+    assert going_on, "the second half goes on with sessions open at the checkpoint"
+
+    cluster.start_worker()
+    cluster.produce_events(events[half:])
+    scores_topic = cluster.topic("customer-scores")
+    wanted = {event["event_id"] for event in events}
+
+    def all_scored(records: dict[str, list]) -> bool:
+        return wanted <= {value["event_id"] for _key, value in records[scores_topic]}
+
+    out = read_topics(cluster.broker, [scores_topic], all_scored, timeout=180)
+    assert all_scored(out)
+    assert "Crashed" not in cluster.worker_log("w1")
