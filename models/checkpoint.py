@@ -21,7 +21,7 @@ from models.suite import ModelSuite
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6  # bump whenever the ModelSuite layout changes
+FORMAT_VERSION = 7  # bump whenever the ModelSuite layout changes
 MAGIC = b"PULSECKPT"
 
 

@@ -7,9 +7,8 @@ well specified, and its score splits exactly into per-feature contributions
 
 from __future__ import annotations
 
-from river import linear_model, optim, preprocessing
-
 from models.features import describe
+from models.linear import OnlineLogit
 
 
 class ChurnModel:
@@ -39,8 +38,7 @@ class ChurnModel:
         self.learning_rate = learning_rate
         self.l2 = l2
         self.warm_up = warm_up
-        self.scaler = preprocessing.StandardScaler()
-        self.classifier = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
+        self.logit = OnlineLogit(learning_rate, l2)
         self.labels_seen = 0
         self.positives = 0
 
@@ -50,13 +48,13 @@ class ChurnModel:
         return self.labels_seen >= self.warm_up and fewer >= self.warm_up // 4
 
     def learn_one(self, x: dict[str, float], y: float) -> None:
-        self.scaler.learn_one(x)
-        self.classifier.learn_one(self.scaler.transform_one(x), bool(y))
+        self.logit.learn(tuple(x), x.values(), bool(y))
         self.labels_seen += 1
         self.positives += bool(y)
 
     def predict_proba_one(self, x: dict[str, float]) -> float:
-        return float(self.classifier.predict_proba_one(self.scaler.transform_one(x)).get(True, 0.5))
+        names = tuple(x)
+        return self.logit.probability(names, self.logit.scale(names, x.values()))
 
     def score(self, x: dict[str, float]) -> float | None:
         """The published churn risk, or ``None`` while warming up."""
@@ -66,12 +64,12 @@ class ChurnModel:
         """The published risk and its reasons, standardising ``x`` once; ``None`` while warming up."""
         if not self.warm:
             return None
-        scaled = self.scaler.transform_one(x)
-        risk = float(self.classifier.predict_proba_one(scaled).get(True, 0.5))
-        return risk, self._reasons(x, scaled, top)
+        names = tuple(x)
+        scaled = self.logit.scale(names, x.values())
+        risk = self.logit.probability(names, scaled)
+        return risk, self._reasons(x, names, scaled, top)
 
-    def _reasons(self, x: dict[str, float], scaled: dict[str, float], top: int) -> list[str]:
+    def _reasons(self, x: dict[str, float], names: tuple[str, ...], scaled: list[float], top: int) -> list[str]:
         """The features pushing the risk up the most, in readable form."""
-        weights = self.classifier.weights
-        contributions = sorted(((weights.get(name, 0.0) * value, name) for name, value in scaled.items()), reverse=True)
+        contributions = sorted(zip(self.logit.contributions(names, scaled), names, strict=True), reverse=True)
         return [describe(name, x) for contribution, name in contributions[:top] if contribution > 0]

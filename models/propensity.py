@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from models.features import shared_names
+from models.linear import OnlineLogit
 from models.timeutil import MS_PER_MINUTE
 
 SESSION_GAP_MS = 30 * MS_PER_MINUTE
@@ -178,14 +179,10 @@ class OpenSessions:
 
 
 class PropensityModel:
-    """Online logistic regression on standardised session features; ``None`` until warm.
+    """Online logistic regression on session features; ``None`` until warm.
 
-    The arithmetic is River's ``StandardScaler`` followed by ``LogisticRegression`` with
-    plain SGD and an L2 penalty, step for step and bit for bit
-    (``tests/unit/test_propensity.py`` compares the two). It keeps the scaler's moments
-    and the weights in lists in feature order instead of dicts: every session snapshot
-    has the same features, and the model learns several snapshots per closed session,
-    so River's per-feature dict work was most of the cost of learning.
+    River's scaler and logistic regression, on lists (``models/linear.py``): the model
+    learns several snapshots of every closed session and scores every click.
 
     >>> model = PropensityModel(warm_up=4)
     >>> for carts, label in [(0.0, 0), (1.0, 1)] * 200:
@@ -195,15 +192,8 @@ class PropensityModel:
     """
 
     def __init__(self, learning_rate: float = 0.01, warm_up: int = 200, l2: float = 1e-4) -> None:
-        self.learning_rate = learning_rate
-        self.l2 = l2
         self.warm_up = warm_up
-        #: The feature names every input has, in order; set by the first one learned.
-        self.names: tuple[str, ...] = ()
-        self.means: list[float] = []
-        self.variances: list[float] = []
-        self.weights: list[float] = []
-        self.intercept = 0.0
+        self.logit = OnlineLogit(learning_rate, l2)
         self.labels_seen = 0
         self.positives = 0
 
@@ -213,77 +203,16 @@ class PropensityModel:
         return self.labels_seen >= self.warm_up and fewer >= self.warm_up // 10
 
     def learn_one(self, x: dict[str, float], label: bool, weight: float = 1.0) -> None:
-        self.learn_values(shared_names(x), x.values(), label, weight)
+        self.learn_values(tuple(x), x.values(), label, weight)
 
     def learn_values(self, names: tuple[str, ...], values: Iterable[float], label: bool, weight: float = 1.0) -> None:
         """Learn one input given as its feature values in ``names`` order."""
-        self._check(names)
+        self.logit.learn(names, values, bool(label), weight)
         self.labels_seen += 1
         self.positives += bool(label)
-        count = self.labels_seen
-        means, variances = self.means, self.variances
-        scaled = []
-        for i, value in enumerate(values):  # the scaler learns first, then scales with what it learned
-            old_mean = means[i]
-            mean = means[i] = old_mean + (value - old_mean) / count
-            variance = variances[i] = variances[i] + ((value - old_mean) * (value - mean) - variances[i]) / count
-            scaled.append((value - mean) / variance**0.5 if variance else 0.0)
-        weights = self.weights
-        dot = 0.0
-        for w, z in zip(weights, scaled, strict=True):
-            dot += w * z
-        gradient = _log_loss_gradient(bool(label), dot + self.intercept) * weight
-        gradient = min(max(gradient, -_CLIP_GRADIENT), _CLIP_GRADIENT)
-        self.intercept -= _INTERCEPT_RATE * gradient
-        rate, l2 = self.learning_rate, self.l2
-        for i, z in enumerate(scaled):
-            weights[i] -= rate * (z * gradient + l2 * weights[i])
 
     def score(self, x: dict[str, float]) -> float | None:
         if not self.warm:
             return None
-        self._check(shared_names(x))
-        dot = 0.0
-        for w, value, mean, variance in zip(self.weights, x.values(), self.means, self.variances, strict=True):
-            dot += w * ((value - mean) / variance**0.5 if variance else 0.0)
-        return _sigmoid(dot + self.intercept)
-
-    def _check(self, names: tuple[str, ...]) -> None:
-        if names is self.names:
-            return
-        if self.names:
-            # Equal but not the same after a checkpoint is loaded: the shared tuple is adopted.
-            if names != self.names:
-                raise ValueError(f"propensity features changed from {self.names} to {names}")
-            self.names = names
-            return
-        self.names = names
-        self.means = [0.0] * len(names)
-        self.variances = [0.0] * len(names)
-        self.weights = [0.0] * len(names)
-
-
-#: River's defaults for its logistic regression: a constant intercept rate, and a gradient
-#: clip far beyond anything a log loss gives.
-_INTERCEPT_RATE = 0.01
-_CLIP_GRADIENT = 1e12
-
-
-def _log_loss_gradient(label: bool, raw: float) -> float:
-    """The log loss's gradient at the raw score ``raw``, as River's ``optim.losses.Log``."""
-    sign = 1 if label else -1
-    z = raw * sign
-    if z > 18.0:
-        return math.exp(-z) * -sign
-    if z < -18.0:
-        return float(-sign)
-    return -sign / (math.exp(z) + 1.0)
-
-
-def _sigmoid(raw: float) -> float:
-    """River's ``utils.math.sigmoid``: 0 and 1 beyond +-30."""
-    if raw < -30:
-        return 0.0
-    if raw > 30:
-        return 1.0
-    return 1 / (1 + math.exp(-raw))
+        names = tuple(x)
+        return self.logit.probability(names, self.logit.scale(names, x.values()))

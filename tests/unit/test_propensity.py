@@ -1,12 +1,8 @@
 import pickle
-import random
-
-import pytest
-from river import linear_model, optim, preprocessing
 
 from models.engine import Engine
 from models.events import Click, Order
-from models.propensity import SESSION_GAP_MS, OpenSessions, PropensityModel
+from models.propensity import SESSION_GAP_MS, OpenSessions
 
 MINUTE = 60_000
 
@@ -95,36 +91,6 @@ def test_sessions_closed_by_orders_leave_no_pile_of_heap_entries_and_the_rest_cl
     assert sessions.size == 0
 
 
-def test_the_model_is_rivers_scaler_and_logistic_regression_bit_for_bit():
-    """The list-based model takes River's steps: scores and weights equal River's exactly."""
-    rng = random.Random(7)
-    names = [f"f{i}" for i in range(17)]
-    river = preprocessing.StandardScaler() | linear_model.LogisticRegression(optim.SGD(0.01), l2=1e-4)
-    ours = PropensityModel(warm_up=1)
-    for n in range(5_000):
-        values = [0.0 if rng.random() < 0.2 else rng.gauss(0.0, 1.0) * (i + 1) for i in range(17)]
-        if n % 7 == 0:
-            values[3] = 1e6  # one extreme feature drives the raw score past the clipped ranges
-        x = dict(zip(names, values, strict=True))
-        label, weight = rng.random() < 0.3, 1.0 / rng.randint(1, 9)
-        if ours.warm:
-            assert ours.score(x) == river.predict_proba_one(x)[True]
-        river.learn_one(x, label, w=weight)  # the pipeline lets the scaler learn before scaling
-        ours.learn_one(x, label, weight)
-    classifier, scaler = river["LogisticRegression"], river["StandardScaler"]
-    assert ours.intercept == classifier.intercept
-    assert ours.weights == [classifier.weights[name] for name in names]
-    assert ours.means == [scaler.means[name] for name in names]
-    assert ours.variances == [scaler.vars[name] for name in names]
-
-
-def test_the_model_refuses_inputs_with_other_features():
-    model = PropensityModel()
-    model.learn_one({"a": 1.0, "b": 2.0}, True)
-    with pytest.raises(ValueError, match="propensity features changed"):
-        model.learn_one({"a": 1.0}, False)
-
-
 def test_sessions_open_at_a_checkpoint_go_on_after_it_is_loaded():
     """Feature names are shared tuples compared by identity; a loaded checkpoint holds copies."""
     straight, restored = Engine(), Engine()
@@ -143,7 +109,7 @@ def test_sessions_open_at_a_checkpoint_go_on_after_it_is_loaded():
     for event in later:  # clicks 24 and 32 of the open sessions are sampled
         assert restored.process(event, emitted_at=0)[0].value == straight.process(event, emitted_at=0)[0].value
     assert restored.suite.propensity.labels_seen == straight.suite.propensity.labels_seen > 300 * 3
-    assert restored.suite.propensity.weights == straight.suite.propensity.weights
+    assert restored.suite.propensity.logit.weights == straight.suite.propensity.logit.weights
 
 
 def _click(customer: str, session: str, ts: int, i: int) -> Click:
