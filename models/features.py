@@ -63,6 +63,10 @@ def click_burst_features(state: CustomerState, click: Click) -> dict[str, float]
     }
 
 
+#: The session feature of each click action: ``log_views``, ``log_add_to_carts``, ...
+_ACTION_FEATURES = tuple(f"log_{action}s" for action in SESSION_ACTIONS)
+
+
 def session_features(state: CustomerState, ts: int) -> dict[str, float]:
     """The current session so far and the customer's history, after the click at ``ts``.
 
@@ -72,8 +76,7 @@ def session_features(state: CustomerState, ts: int) -> dict[str, float]:
     start = state.session_start_ts if state.session_start_ts is not None else ts
     hour = (ts % MS_PER_DAY) / MS_PER_HOUR
     since_order = state.days_since_last_order(ts)
-    counts = zip(SESSION_ACTIONS, state.session_actions, strict=True)
-    x = {f"log_{action}s": math.log1p(count) for action, count in counts}
+    x = {name: math.log1p(count) for name, count in zip(_ACTION_FEATURES, state.session_actions, strict=True)}
     x.update(
         log_session_clicks=math.log1p(state.session_clicks),
         log_product_views=math.log1p(state.session_product_views),
