@@ -154,9 +154,9 @@ def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
     assert_states_match(_last_by_customer(out[scores_topic]), expected)
 
 
-def test_a_worker_restarted_from_its_checkpoint_goes_on_with_the_open_sessions(cluster: Cluster) -> None:
+def test_a_worker_restarted_from_its_checkpoint_goes_on_as_if_never_stopped(cluster: Cluster, tmp_path: Path) -> None:
     """Stopped mid-stream, the worker checkpoints its models; started again, it loads them and
-    scores the rest, clicks of sessions that were open at the checkpoint included."""
+    scores the rest, clicks of sessions open at the checkpoint included, to the backtest's digit."""
     events, _truth = generate(GeneratorConfig(customers=3000, days=3, seed=5))
     half = len(events) // 2
     cluster.create_topics()
@@ -180,5 +180,12 @@ def test_a_worker_restarted_from_its_checkpoint_goes_on_with_the_open_sessions(c
         return wanted <= {value["event_id"] for _key, value in records[scores_topic]}
 
     out = read_topics(cluster.broker, [scores_topic], all_scored, timeout=180)
-    assert all_scored(out)
     assert "Crashed" not in cluster.worker_log("w1")
+    scored = {value["event_id"]: value["scores"] for _key, value in out[scores_topic]}
+    log, expected_path = tmp_path / "events.jsonl", tmp_path / "scores.jsonl"
+    write_log(log, events)
+    run_backtest(log, cluster.settings, scores_out=expected_path)
+    expected = {r["event_id"]: r["scores"] for r in map(orjson.loads, expected_path.read_bytes().splitlines())}
+    assert scored.keys() == expected.keys()
+    different = [event_id for event_id, scores in expected.items() if scored[event_id] != scores]
+    assert not different, f"{len(different)} of {len(expected)} events scored unlike the backtest, first {different[0]}"
