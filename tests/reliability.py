@@ -157,8 +157,13 @@ def judge(cluster: Cluster, scenario: str, events: list[dict[str, Any]], started
 
 
 def crashes(cluster: Cluster, events: list[dict[str, Any]], kills: int, rate: float, seed: int = 1) -> Outcome:
-    """``kill -9`` the worker ``kills`` times, each at a random moment after it has made progress."""
+    """``kill -9`` the worker ``kills`` times, each at a random moment after it has made progress.
+
+    Models are checkpointed every second, so most restarts load a checkpoint older than
+    the state the killed worker left, as a crash in production does.
+    """
     rng = random.Random(seed)
+    cluster.extra_env["PULSE_CHECKPOINT_INTERVAL_S"] = "1"
     cluster.create_topics()
     started = time.monotonic()
     worker = cluster.start_worker()
@@ -171,7 +176,14 @@ def crashes(cluster: Cluster, events: list[dict[str, Any]], kills: int, rate: fl
             cluster.kill(worker)
             worker = cluster.start_worker()
     return judge(
-        cluster, "crashes", events, started, timeout=600, kills=kills, processed_by_each_killed_worker=done_at_kill
+        cluster,
+        "crashes",
+        events,
+        started,
+        timeout=600,
+        kills=kills,
+        processed_by_each_killed_worker=done_at_kill,
+        restarts_from_a_checkpoint=cluster.worker_log("w1").count("restored models from"),
     )
 
 

@@ -126,6 +126,7 @@ def test_scores_dead_letters_and_exact_state(cluster: Cluster, tmp_path: Path) -
 
 def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
     events, _truth = generate(GeneratorConfig(customers=800, days=120, seed=11))
+    cluster.extra_env["PULSE_CHECKPOINT_INTERVAL_S"] = "1"  # the restart loads models older than the state
     cluster.create_topics()
     cluster.produce_events(events)
     scores_topic = cluster.topic("customer-scores")
@@ -152,6 +153,7 @@ def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
     expected = expected_states(events)
     assert_states_match(table_states(cluster), expected)
     assert_states_match(_last_by_customer(out[scores_topic]), expected)
+    assert "restored models from" in cluster.worker_log("w1"), "the restart loads the killed worker's checkpoint"
 
 
 def test_a_worker_restarted_from_its_checkpoint_goes_on_as_if_never_stopped(cluster: Cluster, tmp_path: Path) -> None:
