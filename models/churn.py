@@ -48,28 +48,21 @@ class ChurnModel:
         return self.labels_seen >= self.warm_up and fewer >= self.warm_up // 4
 
     def learn_one(self, x: dict[str, float], y: float) -> None:
-        self.logit.learn(tuple(x), x.values(), bool(y))
+        self.logit.learn(x, x.values(), bool(y))
         self.labels_seen += 1
         self.positives += bool(y)
 
     def predict_proba_one(self, x: dict[str, float]) -> float:
-        names = tuple(x)
-        return self.logit.probability(names, self.logit.scale(names, x.values()))
+        return self.logit.probability(x)
 
     def score(self, x: dict[str, float]) -> float | None:
         """The published churn risk, or ``None`` while warming up."""
-        return self.predict_proba_one(x) if self.warm else None
+        return self.logit.probability(x) if self.warm else None
 
     def score_with_reasons(self, x: dict[str, float], top: int = 3) -> tuple[float, list[str]] | None:
-        """The published risk and its reasons, standardising ``x`` once; ``None`` while warming up."""
+        """The published risk and the features pushing it up the most, in readable form."""
         if not self.warm:
             return None
-        names = tuple(x)
-        scaled = self.logit.scale(names, x.values())
-        risk = self.logit.probability(names, scaled)
-        return risk, self._reasons(x, names, scaled, top)
-
-    def _reasons(self, x: dict[str, float], names: tuple[str, ...], scaled: list[float], top: int) -> list[str]:
-        """The features pushing the risk up the most, in readable form."""
-        contributions = sorted(zip(self.logit.contributions(names, scaled), names, strict=True), reverse=True)
-        return [describe(name, x) for contribution, name in contributions[:top] if contribution > 0]
+        risk, parts = self.logit.explain(x)
+        ranked = sorted(zip(parts, x, strict=True), reverse=True)
+        return risk, [describe(name, x) for part, name in ranked[:top] if part > 0]

@@ -36,67 +36,65 @@ class OnlineLogit:
         self.variances: list[float] = []
         self.weights: list[float] = []
         self.intercept = 0.0
-        #: Slots of each feature set seen, by its tuple of names.
-        self._layouts: dict[tuple[str, ...], list[int]] = {}
 
-    def learn(self, names: tuple[str, ...], values: Iterable[float], label: bool, weight: float = 1.0) -> None:
+    def learn(self, names: Iterable[str], values: Iterable[float], label: bool, weight: float = 1.0) -> None:
         """One SGD step; the scaler learns the input first and the step sees it scaled so."""
-        layout = self._layout(names)
-        counts, means, variances = self.counts, self.means, self.variances
-        scaled = []
-        for slot, value in zip(layout, values, strict=True):
+        slots, counts, means, variances = self.slots, self.counts, self.means, self.variances
+        used, scaled = [], []
+        for name, value in zip(names, values, strict=True):
+            slot = slots.get(name)
+            if slot is None:
+                slot = self._new_slot(name)
             count = counts[slot] = counts[slot] + 1
-            old_mean = means[slot]
+            old_mean, old_variance = means[slot], variances[slot]
             mean = means[slot] = old_mean + (value - old_mean) / count
-            old_variance = variances[slot]
             variance = variances[slot] = old_variance + ((value - old_mean) * (value - mean) - old_variance) / count
+            used.append(slot)
             scaled.append((value - mean) / variance**0.5 if variance else 0.0)
         weights = self.weights
         dot = 0.0
-        for slot, z in zip(layout, scaled, strict=True):
+        for slot, z in zip(used, scaled, strict=True):
             dot += weights[slot] * z
         gradient = _log_loss_gradient(label, dot + self.intercept) * weight
         gradient = min(max(gradient, -CLIP_GRADIENT), CLIP_GRADIENT)
         self.intercept -= INTERCEPT_RATE * gradient
         rate, l2 = self.learning_rate, self.l2
-        for slot, z in zip(layout, scaled, strict=True):
+        for slot, z in zip(used, scaled, strict=True):
             weights[slot] -= rate * (z * gradient + l2 * weights[slot])
 
-    def scale(self, names: tuple[str, ...], values: Iterable[float]) -> list[float]:
-        """The input standardised by the moments learnt so far (0 for a constant feature)."""
-        means, variances = self.means, self.variances
-        return [
-            (value - means[slot]) / variances[slot] ** 0.5 if variances[slot] else 0.0
-            for slot, value in zip(self._layout(names), values, strict=True)
-        ]
-
-    def contributions(self, names: tuple[str, ...], scaled: list[float]) -> list[float]:
-        """Each feature's weight times its scaled value: the raw score's parts."""
-        weights = self.weights
-        return [weights[slot] * z for slot, z in zip(self._layout(names), scaled, strict=True)]
-
-    def probability(self, names: tuple[str, ...], scaled: list[float]) -> float:
-        """P(label) of an input already scaled by ``scale``."""
-        weights = self.weights
+    def probability(self, x: dict[str, float]) -> float:
+        """P(label | x), scaling ``x`` by the moments learnt so far (0 for a constant feature)."""
+        slots, means, variances, weights = self.slots, self.means, self.variances, self.weights
         dot = 0.0
-        for slot, z in zip(self._layout(names), scaled, strict=True):
-            dot += weights[slot] * z
+        for name, value in x.items():
+            slot = slots.get(name)
+            if slot is None:
+                slot = self._new_slot(name)
+            variance = variances[slot]
+            dot += weights[slot] * ((value - means[slot]) / variance**0.5 if variance else 0.0)
         return _sigmoid(dot + self.intercept)
 
-    def _layout(self, names: tuple[str, ...]) -> list[int]:
-        layout = self._layouts.get(names)
-        if layout is None:
-            layout = self._layouts[names] = [self._slot(name) for name in names]
-        return layout
+    def explain(self, x: dict[str, float]) -> tuple[float, list[float]]:
+        """P(label | x) and each feature's part of the raw score (weight x scaled value), in ``x``'s order."""
+        slots, means, variances, weights = self.slots, self.means, self.variances, self.weights
+        parts = []
+        for name, value in x.items():
+            slot = slots.get(name)
+            if slot is None:
+                slot = self._new_slot(name)
+            variance = variances[slot]
+            parts.append(weights[slot] * ((value - means[slot]) / variance**0.5 if variance else 0.0))
+        dot = 0.0
+        for part in parts:
+            dot += part
+        return _sigmoid(dot + self.intercept), parts
 
-    def _slot(self, name: str) -> int:
-        slot = self.slots.get(name)
-        if slot is None:
-            slot = self.slots[name] = len(self.weights)
-            self.counts.append(0)
-            self.means.append(0.0)
-            self.variances.append(0.0)
-            self.weights.append(0.0)
+    def _new_slot(self, name: str) -> int:
+        slot = self.slots[name] = len(self.weights)
+        self.counts.append(0)
+        self.means.append(0.0)
+        self.variances.append(0.0)
+        self.weights.append(0.0)
         return slot
 
 

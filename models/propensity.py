@@ -203,9 +203,9 @@ class PropensityModel:
         return self.labels_seen >= self.warm_up and fewer >= self.warm_up // 10
 
     def learn_one(self, x: dict[str, float], label: bool, weight: float = 1.0) -> None:
-        self.learn_values(tuple(x), x.values(), label, weight)
+        self.learn_values(x, x.values(), label, weight)
 
-    def learn_values(self, names: tuple[str, ...], values: Iterable[float], label: bool, weight: float = 1.0) -> None:
+    def learn_values(self, names: Iterable[str], values: Iterable[float], label: bool, weight: float = 1.0) -> None:
         """Learn one input given as its feature values in ``names`` order."""
         self.logit.learn(names, values, bool(label), weight)
         self.labels_seen += 1
@@ -214,5 +214,4 @@ class PropensityModel:
     def score(self, x: dict[str, float]) -> float | None:
         if not self.warm:
             return None
-        names = tuple(x)
-        return self.logit.probability(names, self.logit.scale(names, x.values()))
+        return self.logit.probability(x)

@@ -27,12 +27,12 @@ def test_scores_weights_and_moments_equal_rivers_as_the_feature_set_grows():
     river, ours = _river(0.01, 1e-4), OnlineLogit(0.01, 1e-4)
     for n in range(6_000):
         x = _input(rng, BASE if n < 2_000 else STACKED, n)
-        names = tuple(x)
         if n % 3 == 0:  # scored before learning, as the engine does; the new features unseen at first
-            assert ours.probability(names, ours.scale(names, x.values())) == river.predict_proba_one(x)[True]
+            assert ours.probability(x) == river.predict_proba_one(x)[True]
+            assert ours.explain(x)[0] == ours.probability(x)
         label, weight = rng.random() < 0.3, 1.0 / rng.randint(1, 9)
         river.learn_one(x, label, w=weight)  # the pipeline lets the scaler learn before scaling
-        ours.learn(names, x.values(), label, weight)
+        ours.learn(x, x.values(), label, weight)
     classifier, scaler = river["LogisticRegression"], river["StandardScaler"]
     assert ours.intercept == classifier.intercept
     assert [ours.weights[ours.slots[name]] for name in STACKED] == [classifier.weights[name] for name in STACKED]
