@@ -27,7 +27,7 @@ class ChurnModel:
     >>> model = ChurnModel(warm_up=2)  # one feature here; the engine passes churn_features()
     >>> for gap, label in [(5.0, 0), (80.0, 1), (3.0, 0), (95.0, 1)] * 200:
     ...     model.learn_one({"days_since_last_order": gap}, label)
-    >>> round(model.predict_proba_one({"days_since_last_order": 90.0}), 2)
+    >>> round(model.score({"days_since_last_order": 90.0}), 2)
     0.89
     >>> risk, reasons = model.score_with_reasons({"days_since_last_order": 90.0, "usual_gap_days": 14.0})
     >>> reasons
@@ -35,8 +35,6 @@ class ChurnModel:
     """
 
     def __init__(self, learning_rate: float = 0.01, l2: float = 1e-4, warm_up: int = 200) -> None:
-        self.learning_rate = learning_rate
-        self.l2 = l2
         self.warm_up = warm_up
         self.logit = OnlineLogit(learning_rate, l2)
         self.labels_seen = 0
@@ -51,9 +49,6 @@ class ChurnModel:
         self.logit.learn(x, x.values(), bool(y))
         self.labels_seen += 1
         self.positives += bool(y)
-
-    def predict_proba_one(self, x: dict[str, float]) -> float:
-        return self.logit.probability(x)
 
     def score(self, x: dict[str, float]) -> float | None:
         """The published churn risk, or ``None`` while warming up."""

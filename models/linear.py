@@ -22,9 +22,9 @@ CLIP_GRADIENT = 1e12
 class OnlineLogit:
     """A standard scaler and a logistic regression learnt one input at a time.
 
-    Inputs are feature names and values in the same order. Each name gets a slot the
-    first time it is seen; a feature absent from an input is neither scaled, weighted
-    nor penalised for it, as in River.
+    Inputs are dicts of features, or names and values in the same order. Each name gets
+    a slot the first time it is seen; a feature absent from an input is neither scaled,
+    weighted nor penalised for it, as in River.
     """
 
     def __init__(self, learning_rate: float = 0.01, l2: float = 0.0) -> None:
