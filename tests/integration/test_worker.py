@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
@@ -13,6 +14,7 @@ import pytest
 from models.checkpoint import read_checkpoint
 from models.eventlog import write_log
 from models.generator import GeneratorConfig, generate
+from models.suite import ModelSuite
 from stream.backtest import run_backtest
 from stream.producer import topic_and_payload
 from tests.badevents import BAD_EVENTS
@@ -156,22 +158,41 @@ def test_kill_9_mid_stream_keeps_state_exact(cluster: Cluster) -> None:
     assert "restored models from" in cluster.worker_log("w1"), "the restart loads the killed worker's checkpoint"
 
 
-def test_a_worker_restarted_from_its_checkpoint_goes_on_as_if_never_stopped(cluster: Cluster, tmp_path: Path) -> None:
-    """Stopped mid-stream, the worker checkpoints its models; started again, it loads them and
-    scores the rest, clicks of sessions open at the checkpoint included, to the backtest's digit."""
+def test_a_worker_restarted_with_sessions_open_goes_on_as_if_never_stopped(cluster: Cluster, tmp_path: Path) -> None:
+    """Three busy days: sessions open at the checkpoint get more clicks after the restart."""
     events, _truth = generate(GeneratorConfig(customers=3000, days=3, seed=5))
+
+    def sessions_go_on(suite: ModelSuite, rest: list[dict]) -> None:
+        by_customer = suite.open_sessions.by_customer
+        assert any(e.get("session_id") in by_customer.get(e["customer_id"], {}) for e in rest)
+
+    _restart_mid_stream(cluster, tmp_path, events, sessions_go_on)
+
+
+def test_a_worker_restarted_with_fitted_models_goes_on_as_if_never_stopped(cluster: Cluster, tmp_path: Path) -> None:
+    """120 days: BG/NBD fitted, census labels pending, refits and label resolution after the restart."""
+    events, _truth = generate(GeneratorConfig(customers=800, days=120, seed=11))
+
+    def models_fitted(suite: ModelSuite, rest: list[dict]) -> None:
+        assert suite.value.params is not None and suite.labels.size > 0 and suite.propensity.warm
+
+    _restart_mid_stream(cluster, tmp_path, events, models_fitted)
+
+
+def _restart_mid_stream(
+    cluster: Cluster, tmp_path: Path, events: list[dict], check: Callable[[ModelSuite, list[dict]], None]
+) -> None:
+    """Stop the worker (SIGTERM: it checkpoints its models) after half the events, ``check`` the
+    checkpoint against the rest, start it again: every score must equal the backtest's."""
     half = len(events) // 2
     cluster.create_topics()
     cluster.produce_events(events[:half])
     cluster.start_worker()
     wait_until(lambda: processed(cluster, "w1") >= half, 180, "the first half scored")
     cluster.stop_all()
-
     suite, info = read_checkpoint(cluster.workdir / "data-w1" / "models" / "suite.ckpt", 90, 42)
     assert info.events == half
-    open_sessions = {(customer, session) for customer, by in suite.open_sessions.by_customer.items() for session in by}
-    going_on = [e for e in events[half:] if (e["customer_id"], e.get("session_id")) in open_sessions]
-    assert going_on, "the second half goes on with sessions open at the checkpoint"
+    check(suite, events[half:])
 
     cluster.start_worker()
     cluster.produce_events(events[half:])
@@ -183,6 +204,7 @@ def test_a_worker_restarted_from_its_checkpoint_goes_on_as_if_never_stopped(clus
 
     out = read_topics(cluster.broker, [scores_topic], all_scored, timeout=180)
     assert "Crashed" not in cluster.worker_log("w1")
+    assert "restored models from" in cluster.worker_log("w1")
     scored = {value["event_id"]: value["scores"] for _key, value in out[scores_topic]}
     log, expected_path = tmp_path / "events.jsonl", tmp_path / "scores.jsonl"
     write_log(log, events)
