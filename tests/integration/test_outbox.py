@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stream.outbox import Outbox
 from stream.producer import producer_for
 from tests.harness import Cluster, read_to_end
 
 pytestmark = pytest.mark.integration
+
+#: Kafka's API key of a Produce request.
+PRODUCE_API_KEY = 0
 
 
 async def _publish(cluster: Cluster, exact_end: list[str], records: list[tuple[str, bytes, bytes, int | None]]) -> list:
@@ -50,3 +54,39 @@ def test_exact_end_topics_report_their_true_end_and_keep_order(cluster: Cluster)
         by_key.setdefault(key, []).append(int(value))
     assert sum(map(len, by_key.values())) == 50
     assert all(values == sorted(values) for values in by_key.values())  # order kept per key
+
+
+def test_a_publish_over_many_partitions_takes_two_produce_requests(cluster: Cluster) -> None:
+    """Each exact-end partition sends two batches; the second of each waits for a request.
+
+    Waited for one partition after another, those waits took five produce requests (broker
+    round trips) for eight partitions; now the heads share one request and the tails the next.
+    """
+    cluster.create_topics()
+    changelog = cluster.topic("customer-scores")
+    requests: list[Any] = []
+
+    def new_producer() -> AIOKafkaProducer:
+        producer = producer_for(cluster.settings, linger_ms=0)
+        send = producer.client.send
+
+        async def counted(node_id: int, request: Any, **kwargs: Any) -> Any:
+            if request.API_KEY == PRODUCE_API_KEY:
+                requests.append(request)
+            return await send(node_id, request, **kwargs)
+
+        producer.client.send = counted  # type: ignore[method-assign]
+        return producer
+
+    async def publish() -> list:
+        outbox = Outbox(new_producer, exact_end=[changelog])
+        try:
+            for i in range(400):
+                outbox.add(changelog, b"c%d" % i, b"%d" % i, i % cluster.partitions)
+            return await asyncio.gather(*await outbox.publish())
+        finally:
+            await outbox.close()
+
+    deliveries = asyncio.run(publish())
+    assert len(deliveries) == 2 * cluster.partitions
+    assert len(requests) <= 3, f"{len(requests)} produce requests"  # 5 one partition after another
