@@ -13,12 +13,13 @@ collection, the same peak memory.
 
 A worker still made full collections: its pending label snapshots, decoded states and
 the records in Faust's buffers pile up in the oldest generation. Draining the throughput
-benchmark's backlog, five full collections walked 590,000-720,000 objects each, up to
-0.59 s apiece, and all its collections together took 3.9 s for 190 objects found. So
-whatever survives a full collection is frozen as well: every object it kept is reachable,
-and the next full collection walks only objects made since. The cost is that a cycle
-among frozen objects that later becomes garbage is never freed; unfreezing and
-collecting everything every 20 s of that run found 20, 0, 0 and 0 such objects.
+benchmark's backlog, five full collections took up to 0.47 s apiece, and all its
+collections together 3.9 s for 190 objects found; in another such run they walked
+590,000-720,000 objects each, up to 0.59 s. So whatever survives a full collection is
+frozen as well: every object it kept is reachable, and the next full collection walks
+only objects made since. The cost is that a cycle among frozen objects that later
+becomes garbage is never freed; unfreezing and collecting everything every 20 s of a
+third run found 20, 0, 0 and 0 such objects.
 """
 
 from __future__ import annotations

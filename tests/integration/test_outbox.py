@@ -56,7 +56,7 @@ def test_exact_end_topics_report_their_true_end_and_keep_order(cluster: Cluster)
     assert all(values == sorted(values) for values in by_key.values())  # order kept per key
 
 
-def test_a_publish_over_many_partitions_takes_two_produce_requests(cluster: Cluster) -> None:
+def test_a_publish_over_many_partitions_shares_produce_requests(cluster: Cluster) -> None:
     """Each exact-end partition sends two batches; the second of each waits for a request.
 
     Waited for one partition after another, those waits took five produce requests (broker
