@@ -96,18 +96,28 @@ class Alerting:
         self.stats: Counter[tuple[str, str]] = Counter()
         #: Published anomaly scores per event type: a "model" threshold is trusted after LIVE_MIN.
         self.anomaly_scores: Counter[str] = Counter()
+        #: Per event class: the rules that look at it, with their checks, in rule-set order.
+        self._rules_for = {
+            kind: [
+                (rule, _CHECKS[rule.name]) for rule in rules.rules.values() if _ONLY_ON.get(rule.name) in (None, kind)
+            ]
+            for kind in (Order, Click, Review)
+        }
+        #: Per event class: (score in a record, its live distribution) for the scores followed.
+        self._followed = {
+            kind: [(field, live) for name, live in self.live.items() if (field := _feeding(name, kind))]
+            for kind in (Order, Click, Review)
+        }
 
     def evaluate(
         self, state: CustomerState, event: Event, scores: dict[str, Any], emitted_at: int
     ) -> list[dict[str, Any]]:
         """The alerts this score record raises; updates the customer's rule memory."""
         alerts = []
-        for rule in self.rules.rules.values():
-            only = _ONLY_ON.get(rule.name)
-            if only is not None and not isinstance(event, only):
-                continue  # the rule neither fires nor changes its memory on other events
+        # A rule for another type of event neither fires nor changes its memory on this one.
+        for rule, check in self._rules_for[type(event)]:
             memory = RuleMemory.of(state, rule.name)
-            trigger = _CHECKS[rule.name](self, rule, memory, state, event, scores)
+            trigger = check(self, rule, memory, state, event, scores)
             if trigger is not None:
                 alert = self._send(rule, memory, state, event, scores, trigger, emitted_at)
                 if alert is not None:
@@ -161,17 +171,11 @@ class Alerting:
         return alert
 
     def _observe(self, event: Event, scores: dict[str, Any]) -> None:
-        values = {
-            "churn_risk": scores.get("churn_risk"),
-            "clv_h": scores.get("clv_h"),
-            "review_sentiment": scores.get("review_sentiment"),
-            f"{event.type}_anomaly": scores.get("anomaly"),
-        }
         if scores.get("anomaly") is not None:
             self.anomaly_scores[event.type] += 1
-        for score, value in values.items():
-            live = self.live.get(score)
-            if live is not None and value is not None:
+        for field, live in self._followed[type(event)]:
+            value = scores.get(field)
+            if value is not None:
                 live.update(value)
 
     def threshold(self, rule: Rule, key: str, scores: dict[str, Any], event: Event | None = None) -> float | None:
@@ -320,3 +324,15 @@ _CHECKS = {
 }
 #: Rules that look at one type of event only, and are skipped for the others.
 _ONLY_ON: dict[str, type[Event]] = {"anomalous_order": Order, "click_burst": Click, "unhappy_vip": Review}
+#: Live distributions fed from the score of the same name, whatever the event.
+_SAME_NAME = ("churn_risk", "clv_h", "review_sentiment")
+
+
+def _feeding(live: str, kind: type[Event]) -> str | None:
+    """The score of a ``kind`` event's record that feeds the live distribution ``live``.
+
+    Anomaly scores are followed per event type: ``click_anomaly`` from clicks' ``anomaly``.
+    """
+    if live in _SAME_NAME:
+        return live
+    return "anomaly" if live == f"{kind.type}_anomaly" else None
