@@ -6,8 +6,8 @@ with event time = wall-clock time, into a worker on its own embedded broker. The
 events visit every customer once, in random order, so the whole population has state
 early; then customers are drawn at random. Every ``--sample`` seconds it prints the
 worker's resident memory (VmRSS), the consumer lag summed over partitions, the events
-scored so far, event-time lag p99, RocksDB's memory and the open sessions and their
-samples (from /metrics).
+scored so far, event-time lag p99, RocksDB's memory, the open sessions and their
+samples, and the buyers in the BG/NBD order book (from /metrics).
 
 At the end it prints memory after warm-up against memory at the end (growth must stay
 under 10%), the largest consumer lag after warm-up, and how far behind the worker was
@@ -32,6 +32,10 @@ far enough in the past to reach the wall clock as the run ends (never in the fut
 a 12-minute warm-up at N=8 covers 1.6 hours of event time. Each customer then has N times
 fewer events per hour of event time (fewer clicks per session). The ``p99 s`` column (the
 engine's event-time lag) then mostly measures the clock's head start and is not shown.
+Two other things fill by events per customer, whatever the clock: a customer's state grows
+until it holds its last 32 event ids (53 minutes at 1,000 events/s over 100,000
+customers), and the order book until every customer has ordered. Fewer customers
+(``--customers 20000``: 11 minutes) fill them within the warm-up.
 
     python bench/soak.py [--minutes 20] [--rate 2000] [--customers 100000] [--warm-up-minutes 5]
                          [--workers 1] [--time-scale 1]
@@ -193,7 +197,7 @@ def main() -> int:
 
         print(
             f"{'min':>6} {'sent':>10} {'scored':>10} {'rss MiB':>8} {'lag':>8} {'p99 s':>6} {'customers':>9} "
-            f"{'rocks MiB':>9} {'sessions':>8} {'samples':>8} {'broker %':>8}"
+            f"{'rocks MiB':>9} {'sessions':>8} {'samples':>8} {'buyers':>8} {'broker %':>8}"
         )
         rows: list[tuple[float, float, float]] = []
         broker_cpu = BrokerCpu(broker)
@@ -216,6 +220,7 @@ def main() -> int:
                     f"{metric_sum(samples, 'pulse_store_memory_bytes') / 2**20:9.0f} "
                     f"{metric_sum(samples, 'pulse_buffer_entries', buffer='open_sessions'):8,.0f} "
                     f"{metric_sum(samples, 'pulse_buffer_entries', buffer='session_samples'):8,.0f} "
+                    f"{metric_sum(samples, 'pulse_buffer_entries', buffer='order_book'):8,.0f} "
                     f"{broker_cpu.share():8.0f}",
                     flush=True,
                 )
