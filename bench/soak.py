@@ -37,8 +37,14 @@ until it holds its last 32 event ids (53 minutes at 1,000 events/s over 100,000
 customers), and the order book until every customer has ordered. Fewer customers
 (``--customers 20000``: 11 minutes) fill them within the warm-up.
 
+The embedded broker keeps every record batch as an object and lists all of a partition's
+objects on every fetch of it, so its CPU grows with the batches the partitions hold, and a
+long soak ends up measuring the broker. The producer sends ``rate x --burst-ms`` records
+at a time (one record batch per partition per burst): ``--burst-ms 250`` makes five times
+fewer, larger batches than the default 50, for the same events per second.
+
     python bench/soak.py [--minutes 20] [--rate 2000] [--customers 100000] [--warm-up-minutes 5]
-                         [--workers 1] [--time-scale 1]
+                         [--workers 1] [--time-scale 1] [--burst-ms 50]
 """
 
 from __future__ import annotations
@@ -159,11 +165,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="workers in the group, one process each")
     parser.add_argument("--time-scale", type=float, default=1.0, help="event time runs this many times faster")
+    parser.add_argument("--burst-ms", type=float, default=50.0, help="the producer sends rate x this at a time")
     args = parser.parse_args()
     if args.workers < 1:
         parser.error("--workers needs 1 or more")
     if args.rate <= 0 or args.minutes <= 0 or args.sample <= 0:
         parser.error("--rate, --minutes and --sample need positive values")
+    if args.burst_ms <= 0:
+        parser.error("--burst-ms needs a positive value")
     if args.time_scale < 1:
         parser.error("--time-scale needs 1 or more (event time cannot run slower than the wall clock)")
 
@@ -183,7 +192,8 @@ def main() -> int:
                 sent[0] += 1
                 yield record
 
-        producer = threading.Thread(target=lambda: asyncio.run(produce(cluster.settings, records(), args.rate)))
+        sending = produce(cluster.settings, records(), args.rate, args.burst_ms / 1000)
+        producer = threading.Thread(target=lambda: asyncio.run(sending))
         time.sleep(5)  # the worker joins its group before the load starts
         started = time.monotonic()
         producer.start()

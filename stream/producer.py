@@ -36,14 +36,19 @@ async def produce(
     settings: Settings,
     records: Iterable[tuple[str, bytes | None, bytes]],
     rate: float | None = None,
+    burst_s: float = 0.05,
     **producer_options: Any,
 ) -> int:
-    """Send ``(topic, key, value)`` records, at ``rate`` per second if given; return the count."""
+    """Send ``(topic, key, value)`` records, at ``rate`` per second if given; return the count.
+
+    A paced send goes out in bursts, ``rate x burst_s`` records every ``burst_s`` seconds;
+    each burst makes one record batch per partition it touches.
+    """
     producer = producer_for(settings, **producer_options)
     await producer.start()
     sent = 0
     try:
-        async for batch in _paced(records, rate):
+        async for batch in _paced(records, rate, burst_s):
             futures = [await producer.send(topic, value=value, key=key) for topic, key, value in batch]
             await asyncio.gather(*futures)  # surfaces delivery errors batch by batch
             sent += len(futures)
@@ -53,14 +58,15 @@ async def produce(
 
 
 async def _paced(
-    records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None, chunk: int = 200
+    records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None, burst_s: float, chunk: int = 200
 ) -> AsyncIterator[list[tuple[str, bytes | None, bytes]]]:
     started = time.monotonic()
     batch: list[tuple[str, bytes | None, bytes]] = []
     sent = 0
+    size = chunk if rate is None else max(1, int(rate * burst_s))
     for record in records:
         batch.append(record)
-        if len(batch) >= (chunk if rate is None else max(1, min(chunk, int(rate / 20)))):
+        if len(batch) >= size:
             yield batch
             sent += len(batch)
             batch = []
