@@ -48,6 +48,10 @@ class ClassifierQuality:
     def update(self, label: bool, probability: float) -> None:
         self.count += 1
         self.roc_auc.update(label, probability)
+        if self.count % self.window == 0:
+            # River's rolling AUC holds every update in Python lists until it is read; a
+            # read per window keeps them bounded however seldom a report is asked for.
+            self.roc_auc.get()
         self.losses.append(_log_loss(label, probability))
         if len(self.hits) == self.window:
             self.hit_count -= self.hits[0]  # leaves the window with the append below

@@ -48,3 +48,23 @@ def test_classifier_quality_window_agrees_with_rivers_rolling_metrics():
     assert report["log_loss"] == pytest.approx(log_loss.get(), rel=1e-9)
     assert report["accuracy"] == pytest.approx(accuracy.get(), rel=1e-12)
     assert report["labels"] == 1_700
+
+
+def test_classifier_quality_holds_a_bounded_backlog_when_never_reported():
+    """River's rolling AUC buffers updates until read; unread, a long backtest's grew without end."""
+    quality = ClassifierQuality(window=100)
+    for i in range(1_050):
+        quality.update(i % 3 == 0, (i % 7) / 7)
+    assert len(quality.roc_auc._buf_labels) == 50  # updates since the last read, at 1,000
+
+
+def test_classifier_quality_auc_is_the_same_read_once_or_along_the_way():
+    rng = random.Random(3)
+    pairs = [(rng.random() < 0.4, rng.random()) for _ in range(2_500)]
+    along, once = ClassifierQuality(window=300), ClassifierQuality(window=300)
+    for label, probability in pairs:
+        along.update(label, probability)
+        along.report()
+    for label, probability in pairs:
+        once.update(label, probability)
+    assert once.report()["roc_auc"] == along.report()["roc_auc"]
