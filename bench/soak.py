@@ -192,8 +192,10 @@ def main() -> int:
                 sent[0] += 1
                 yield record
 
-        sending = produce(cluster.settings, records(), args.rate, args.burst_ms / 1000)
-        producer = threading.Thread(target=lambda: asyncio.run(sending))
+        def send() -> None:
+            asyncio.run(produce(cluster.settings, records(), args.rate, args.burst_ms / 1000))
+
+        producer = threading.Thread(target=send)
         time.sleep(5)  # the worker joins its group before the load starts
         started = time.monotonic()
         producer.start()
