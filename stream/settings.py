@@ -71,7 +71,7 @@ class Settings:
     batch_linger_ms: int = 20
     #: How long the broker may hold a fetch waiting for records: on a broker that holds
     #: fetches to the limit (the embedded one can), added to a record's latency.
-    fetch_max_wait_ms: int = 300
+    fetch_max_wait_ms: int = 100
     max_idle_ms: int = 2000
     commit_interval_ms: int = 1000
     checkpoint_interval_s: int = 60
