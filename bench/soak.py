@@ -41,9 +41,8 @@ The embedded broker keeps every record batch as an object and lists all of a par
 objects on every fetch of it, so its CPU grows with the batches the partitions hold, and a
 long soak ends up measuring the broker. The producer sends ``rate x --burst-ms`` records
 at a time (one record batch per partition per burst). The default, 250 ms, makes five
-times fewer, larger batches than 50 ms for the same events per second; with it the broker
-carried 2,000 events/s to two workers for 20 minutes (64% of a core at the end), where a run
-on 2026-12-01 with smaller bursts fell to about 600 events/s after 6 minutes.
+times fewer, larger batches than 50 ms for the same events per second, which is what let
+the embedded broker carry 2,000 events/s to two workers (runs in RELIABILITY.md).
 
     python bench/soak.py [--minutes 20] [--rate 2000] [--customers 100000] [--warm-up-minutes 5]
                          [--workers 1] [--time-scale 1] [--burst-ms 250]
