@@ -80,7 +80,7 @@ def session_features(state: CustomerState, ts: int) -> dict[str, float]:
     x.update(
         log_session_clicks=math.log1p(state.session_clicks),
         log_product_views=math.log1p(state.session_product_views),
-        log_distinct_products=math.log1p(len(state.session_products)),
+        log_distinct_products=math.log1p(state.distinct_products),
         log_session_minutes=math.log1p(max(ts - start, 0) / MS_PER_MINUTE),
         log_product_minutes=math.log1p(state.session_dwell_ms / MS_PER_MINUTE),
         hour_sin=math.sin(2 * math.pi * hour / 24),

@@ -17,12 +17,14 @@ from functools import lru_cache
 from typing import Any
 
 from models.events import Click, Event, Order, Review
+from models.jsonio import dumps
 from models.timeutil import MS_PER_DAY
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 RECENT_EVENT_IDS = 32
-#: An event id is remembered as a 72-bit hash written in 12 base64 characters. The chance
-#: that a new event is mistaken for one of a customer's last 32 is 32 / 2**72.
+#: An id (event, session, product) is remembered as a 72-bit hash written in 12 base64
+#: characters. The chance that a new event is mistaken for one of a customer's last 32 is
+#: 32 / 2**72.
 TOKEN_CHARS = 12
 RECENT_SESSIONS = 8
 RECENT_ORDERS = 8
@@ -38,14 +40,20 @@ MONEY_DECIMALS = 4
 
 
 @lru_cache(maxsize=64)
-def event_token(event_id: str) -> str:
-    """A fixed-width stand-in for an event id: one state's 32 cost 400 bytes, not 2-3 KB.
+def id_token(value: str) -> str:
+    """A fixed-width stand-in for an id: a state's 32 event ids cost 400 bytes, not 2-3 KB.
 
     Decoded states are much of a worker's memory, and ids are often UUIDs. The hash
-    (BLAKE2b, unkeyed) is the same in every process and every version.
+    (BLAKE2b, unkeyed) is the same in every process and every version. The cache serves
+    the second look-up of an event's id (``has_applied``, then ``mark_applied``).
     """
-    digest = hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=9).digest()
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=9).digest()
     return binascii.b2a_base64(digest, newline=False).decode("ascii")
+
+
+def _tokens(ids: list[Any]) -> str:
+    """The ``id_token`` of each id, concatenated: how a list of ids is kept since version 4."""
+    return "".join(id_token(str(value)) for value in ids)
 
 
 def _holds_token(tokens: str, token: str) -> bool:
@@ -128,13 +136,15 @@ class CustomerState:
         self.gap_count = 0
         self.gap_mean_days = 0.0
         self.gap_m2 = 0.0
-        self.recent_sessions: list[str] = []
+        #: The ``id_token`` of the latest session ids, oldest first, concatenated.
+        self.recent_sessions = ""
         self.recent_order_ts: list[int] = []
         self.session_clicks = 0
         self.session_start_ts: int | None = None
         self.session_actions = [0] * len(SESSION_ACTIONS)
         self.session_product_views = 0
-        self.session_products: list[str] = []
+        #: The ``id_token`` of each product seen this session, concatenated.
+        self.session_products = ""
         #: Time spent on product pages this session: from a product view to the next click.
         self.session_dwell_ms = 0
         self.session_product_view_ts: int | None = None
@@ -149,7 +159,7 @@ class CustomerState:
         self.remove_rate = 0.0
         self.rating_ewm: float | None = None
         self.applied: dict[str, int] = {}
-        #: The ``event_token`` of the latest events, oldest first, concatenated.
+        #: The ``id_token`` of the latest events, oldest first, concatenated.
         self.recent_event_ids = ""
 
     # -- exactly-once bookkeeping -------------------------------------------------
@@ -158,12 +168,12 @@ class CustomerState:
         """True when this event (same source offset or same event id) is already in the state."""
         if source is not None and self.applied.get(source.topic, -1) >= source.offset:
             return True
-        return _holds_token(self.recent_event_ids, event_token(event.event_id))
+        return _holds_token(self.recent_event_ids, id_token(event.event_id))
 
     def mark_applied(self, event: Event, source: Source | None) -> None:
         if source is not None:
             self.applied[source.topic] = source.offset
-        recent = self.recent_event_ids + event_token(event.event_id)
+        recent = self.recent_event_ids + id_token(event.event_id)
         self.recent_event_ids = recent[-RECENT_EVENT_IDS * TOKEN_CHARS :]
 
     # -- updates ------------------------------------------------------------------
@@ -213,24 +223,23 @@ class CustomerState:
         self.click_rate += 1.0
         if click.action == "remove_from_cart":
             self.remove_rate += 1.0
-        if self.recent_sessions and click.session_id == self.recent_sessions[-1]:
+        session = id_token(click.session_id)
+        if self.recent_sessions.endswith(session):
             self.session_clicks += 1
         else:
             self._start_session(click.ts)
         self._count_session_click(click)
-        if click.session_id not in self.recent_sessions:
+        if not _holds_token(self.recent_sessions, session):
             self.sessions += 1
             self.session_rate += 1.0
-            self.recent_sessions.append(click.session_id)
-            if len(self.recent_sessions) > RECENT_SESSIONS:
-                del self.recent_sessions[0]
+            self.recent_sessions = (self.recent_sessions + session)[-RECENT_SESSIONS * TOKEN_CHARS :]
 
     def _start_session(self, ts: int) -> None:
         self.session_clicks = 1
         self.session_start_ts = ts
         self.session_actions = [0] * len(SESSION_ACTIONS)
         self.session_product_views = 0
-        self.session_products = []
+        self.session_products = ""
         self.session_dwell_ms = 0
         self.session_product_view_ts = None
 
@@ -243,8 +252,10 @@ class CustomerState:
         self.session_product_view_ts = click.ts if product_view else None
         self.session_product_views += product_view
         products = self.session_products
-        if click.product_id is not None and click.product_id not in products and len(products) < SESSION_PRODUCTS:
-            products.append(click.product_id)
+        if click.product_id is not None and len(products) < SESSION_PRODUCTS * TOKEN_CHARS:
+            product = id_token(click.product_id)
+            if not _holds_token(products, product):
+                self.session_products = products + product
 
     def _apply_review(self, review: Review) -> None:
         self.reviews += 1
@@ -276,6 +287,11 @@ class CustomerState:
     # -- views --------------------------------------------------------------------
 
     @property
+    def distinct_products(self) -> int:
+        """Products seen this session (up to ``SESSION_PRODUCTS``)."""
+        return len(self.session_products) // TOKEN_CHARS
+
+    @property
     def avg_rating(self) -> float | None:
         return self.rating_sum / self.reviews if self.reviews else None
 
@@ -302,6 +318,8 @@ class CustomerState:
             data = [2, *(values.get(name, _added_in_v2(name)) for name in cls.__slots__)]
         if data and data[0] == 2 and len(data) == len(cls.__slots__) + 1:
             data = _v2_to_v3(data)
+        if data and data[0] == 3 and len(data) == len(cls.__slots__) + 1:
+            data = _v3_to_v4(data)
         if not data or data[0] != STATE_VERSION or len(data) != len(cls.__slots__) + 1:
             raise ValueError(f"not a version {STATE_VERSION} customer state")
         state = cls.__new__(cls)
@@ -324,9 +342,10 @@ class CustomerState:
 
 
 def _added_in_v2(name: str) -> Any:
-    """The value a version-1 state gets for a slot added in version 2."""
-    fresh = CustomerState("")
-    return getattr(fresh, name)
+    """The value a version-1 state gets for a slot added in version 2, in version 2's form."""
+    if name == "session_products":
+        return []
+    return getattr(CustomerState(""), name)
 
 
 def _v2_to_v3(data: list[Any]) -> list[Any]:
@@ -335,11 +354,32 @@ def _v2_to_v3(data: list[Any]) -> list[Any]:
     if not isinstance(ids, list):
         return data
     upgraded = [3, *data[1:]]
-    upgraded[_RECENT_IDS_AT] = "".join(event_token(str(event_id)) for event_id in ids[-RECENT_EVENT_IDS:])
+    upgraded[_RECENT_IDS_AT] = _tokens(ids[-RECENT_EVENT_IDS:])
     return upgraded
 
 
+def _v3_to_v4(data: list[Any]) -> list[Any]:
+    """Version 4 keeps recent sessions and the session's products as tokens, like event ids,
+    and each rule's last alert (``models.alerts.RuleMemory``, last entry) as JSON text."""
+    sessions, products, alerts = data[_SESSIONS_AT], data[_PRODUCTS_AT], data[_ALERTS_AT]
+    if not isinstance(sessions, list) or not isinstance(products, list) or not isinstance(alerts, dict):
+        return data
+    upgraded = [4, *data[1:]]
+    upgraded[_SESSIONS_AT] = _tokens(sessions[-RECENT_SESSIONS:])
+    upgraded[_PRODUCTS_AT] = _tokens(products[:SESSION_PRODUCTS])
+    upgraded[_ALERTS_AT] = {rule: _alert_as_text(memory) for rule, memory in alerts.items()}
+    return upgraded
+
+
+def _alert_as_text(memory: list[Any]) -> list[Any]:
+    alert = memory[-1]
+    return [*memory[:-1], dumps(alert).decode()] if isinstance(alert, dict) else memory
+
+
 _RECENT_IDS_AT = 1 + CustomerState.__slots__.index("recent_event_ids")
+_SESSIONS_AT = 1 + CustomerState.__slots__.index("recent_sessions")
+_PRODUCTS_AT = 1 + CustomerState.__slots__.index("session_products")
+_ALERTS_AT = 1 + CustomerState.__slots__.index("alerts")
 _V2_ADDED = (
     "alerts",
     "segment",

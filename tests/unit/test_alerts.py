@@ -156,7 +156,7 @@ def test_a_redelivered_event_resends_the_same_alert():
     rules, state = alerting(), CustomerState("c1")
     (alert,) = rules.evaluate(state, order(1, 0), scores(anomaly=0.97, anomaly_threshold=0.8), 0)
     (again,) = rules.replay(state, order(1, 0), 5_000)
-    assert again["alert_id"] == alert["alert_id"] and again["emitted_at"] != alert["emitted_at"]
+    assert again == {**alert, "emitted_at": "1970-01-01T00:00:05.000Z"}, "the record first sent, stamped anew"
     assert rules.replay(state, order(2, 0), 5_000) == []
 
 
@@ -204,3 +204,17 @@ def test_alerts_print_as_one_aligned_line():
         }
     )
     assert line == "2024-03-01T10:00:00.000Z !! critical  churn_risk_vip       c42         churn risk 0.82, was 0.41"
+
+
+def test_an_alert_kept_by_a_version_3_state_is_still_resent():
+    """Version 3 kept the last alert as the record itself, and sessions and products as lists."""
+    rules, state = alerting(), CustomerState("c1")
+    (alert,) = rules.evaluate(state, order(1, 0), scores(anomaly=0.97, anomaly_threshold=0.8), 0)
+    fields = dict(zip(CustomerState.__slots__, state.to_list()[1:], strict=True))
+    kept = {rule: [*kept[:-1], json.loads(kept[-1]) if kept[-1] else None] for rule, kept in state.alerts.items()}
+    assert kept["anomalous_order"][-1] == alert
+    v3 = fields | {"recent_sessions": [], "session_products": [], "alerts": kept}
+    decoded = CustomerState.from_list([3, *v3.values()])
+    assert decoded == state
+    (again,) = rules.replay(decoded, order(1, 0), 5_000)
+    assert again == {**alert, "emitted_at": "1970-01-01T00:00:05.000Z"}

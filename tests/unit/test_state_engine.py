@@ -166,24 +166,31 @@ def test_recent_orders_and_rating_average():
     assert state.rating_ewm == pytest.approx(5 + 0.3 * (1 - 5))
 
 
-def as_version_2(state: CustomerState, event_ids: list[str]) -> dict:
-    """The state's fields as version 2 stored them: recent event ids as a plain list."""
+def as_version_3(state: CustomerState, sessions: list[str], products: list[str]) -> dict:
+    """The state's fields as version 3 stored them: sessions and products as plain lists."""
     fields = dict(zip(CustomerState.__slots__, state.to_list()[1:], strict=True))
-    return fields | {"recent_event_ids": event_ids}
+    return fields | {"recent_sessions": sessions, "session_products": products}
+
+
+def as_version_2(state: CustomerState, event_ids: list[str], sessions: list[str]) -> dict:
+    """The state's fields as version 2 stored them: recent event ids as a plain list too."""
+    return as_version_3(state, sessions, []) | {"recent_event_ids": event_ids}
 
 
 def test_a_version_1_state_decodes_with_the_fields_added_since_at_their_defaults():
     state = CustomerState("c1")
     state.apply(order("a", 0, 12.5))
     state.apply(click("b", DAY, "s1"))
-    v2 = as_version_2(state, ["a", "b"])
+    v2 = as_version_2(state, ["a", "b"], ["s1"])
     added = {"alerts", "segment", "sentiment", "session_actions", "session_dwell_ms", "session_product_view_ts",
              "session_product_views", "session_products"}  # fmt: skip
     v1 = [1, *(value for name, value in v2.items() if name not in added)]
     decoded = CustomerState.from_list(v1)
-    assert (decoded.orders, decoded.spend, decoded.clicks, decoded.recent_sessions) == (1, 12.5, 1, ["s1"])
+    assert (decoded.orders, decoded.spend, decoded.clicks) == (1, 12.5, 1)
     assert decoded.session_actions == [0, 0, 0, 0, 0] and decoded.segment is None and decoded.sentiment is None
     assert decoded.has_applied(click("b", DAY, "s1"), None) and not decoded.has_applied(click("c", DAY, "s1"), None)
+    decoded.apply(click("c", DAY + 1000, "s1"))
+    assert (decoded.sessions, decoded.session_clicks) == (1, 2), "the listed session goes on"
 
 
 def test_a_version_2_state_keeps_recognising_the_events_it_listed():
@@ -191,10 +198,38 @@ def test_a_version_2_state_keeps_recognising_the_events_it_listed():
     ids = [f"{i:08x}-7c1e-4b1a-9f3e-2d5c8a6b4e10" for i in range(40)]
     for event_id in ids:
         state.apply(click(event_id, DAY, "s1"))
-    decoded = CustomerState.from_list([2, *as_version_2(state, ids).values()])
+    decoded = CustomerState.from_list([2, *as_version_2(state, ids, ["s1"]).values()])
     assert decoded.clicks == 40
     assert [event_id for event_id in ids if decoded.has_applied(click(event_id, DAY, "s1"), None)] == ids[-32:]
-    assert decoded.to_list()[0] == 3
+    assert decoded.to_list()[0] == 4
+
+
+def test_a_version_3_state_keeps_its_sessions_and_the_session_products_it_listed():
+    state = CustomerState("c1")
+    sessions = [f"session-{i}" for i in range(10)]
+    for i, session in enumerate(sessions):
+        state.apply(click(f"e{i}", DAY + i, session))
+    state.apply(Click("p", "c1", DAY + 20, "session-9", "view", "p1", None))
+    state.apply(Click("q", "c1", DAY + 30, "session-9", "view", "p2", None))
+    decoded = CustomerState.from_list([3, *as_version_3(state, sessions[-8:], ["p1", "p2"]).values()])
+    assert decoded.to_list()[0] == 4 and decoded.distinct_products == 2
+    decoded.apply(Click("r", "c1", DAY + 40, "session-9", "view", "p1", None))
+    assert (decoded.sessions, decoded.session_clicks, decoded.distinct_products) == (10, 4, 2)
+    decoded.apply(click("s", DAY + 50, "session-2"))
+    assert decoded.sessions == 10, "a session among the last eight is not new"
+    decoded.apply(click("t", DAY + 60, "session-1"))
+    assert decoded.sessions == 11, "one older than the last eight counts again"
+
+
+def test_sessions_and_products_are_kept_in_a_fixed_few_hundred_bytes():
+    state = CustomerState("c1")
+    for i in range(100):
+        state.apply(click(f"e{i}", DAY + i, f"{i:08x}-7c1e-4b1a-9f3e-2d5c8a6b4e10"))
+    for i in range(80):
+        state.apply(Click(f"v{i}", "c1", 2 * DAY + i, "last", "view", f"product-{i}-" + "x" * 40, None))
+    assert state.sessions == 101 and len(state.recent_sessions) == 8 * 12
+    assert state.distinct_products == 50 and len(state.session_products) == 50 * 12
+    assert json.loads(json.dumps(state.to_list())) == state.to_list()
 
 
 def test_recent_event_ids_remember_the_last_32_in_a_fixed_few_hundred_bytes():
@@ -226,8 +261,8 @@ def test_session_counters_follow_the_current_session():
     for event in clicks:
         state.apply(event)
     assert state.session_actions == [3, 1, 1, 0, 0]
-    assert state.session_product_views == 3 and state.session_products == ["p1", "p2"]
+    assert state.session_product_views == 3 and state.distinct_products == 2
     assert state.session_dwell_ms == 60_000 + 30_000, "time from each product view to the next click"
     state.apply(Click("f", "c1", DAY, "s2", "checkout", None, None))
-    assert state.session_actions == [0, 0, 0, 0, 1] and state.session_products == []
+    assert state.session_actions == [0, 0, 0, 0, 1] and state.distinct_products == 0
     assert (state.session_clicks, state.session_start_ts, state.session_dwell_ms) == (1, DAY, 0)
