@@ -28,7 +28,9 @@ Each runs as its own process. Figures per contender:
   from its first record read to its last;
 - wall s: from launching the process to its last output, start-up included;
 - peak RSS: ``VmHWM`` of the process; CPU s: its user + system time, read from ``/proc``
-  when the last output was seen (start-up included, shutdown not).
+  when the last output was seen (start-up included, shutdown not);
+- for the worker, the seconds it spent in batches (its ``pulse_processing_seconds``: the
+  engine over each event and the state flush), against its CPU seconds in all.
 
 A contender still running after ``--time-limit`` seconds is stopped and measured on what
 it did. Ratios compare two contenders over the same number of events, the smaller of the
@@ -75,7 +77,7 @@ from stream.broker import EmbeddedBroker
 from stream.producer import producer_for
 from stream.settings import Settings
 from stream.topics import INPUT_TYPES
-from tests.harness import Cluster
+from tests.harness import Cluster, scrape
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENDERS = ("raw", "faust", "quix", "worker", "scaleout")
@@ -88,6 +90,7 @@ LABELS = {
     "scaleout": "customer-pulse, two workers",
 }
 APP_IDS = {"faust": "bench-reference-faust", "quix": "bench-reference-quix"}
+PROCESSING_SUM = "pulse_processing_seconds_sum"
 OUTPUTS = ("customer-scores", "customer-alerts", "events-dlq")
 #: Quix derives its changelog's retention from the input topics' configs, which the
 #: embedded broker reports only when they were given at creation.
@@ -110,6 +113,9 @@ class Run:
     note: str = ""
     #: The raw consumer reports a count and its first and last read instead of stamps.
     read: tuple[int, int, int] | None = None
+    #: Seconds the worker(s) spent in batches (the engine over each event, the state flush),
+    #: from their ``pulse_processing_seconds``; the rest of their CPU is Faust, Kafka, start-up.
+    batch_s: float = float("nan")
 
     @property
     def done(self) -> int:
@@ -182,9 +188,10 @@ def run_scoring(
     target: int,
     time_limit: float,
     log: Path,
+    metrics_ports: list[int] | None = None,
 ) -> Run:
     """Start a contender's processes, wait until ``target`` events are scored (or the limit),
-    stop them, measure them."""
+    stop them, measure them (and read the workers' batch time from ``metrics_ports``)."""
     reader = ScoreReader(broker.bootstrap, scores_topic).start()
     run = Run(name, target, now_ms())
     started = time.monotonic()
@@ -210,6 +217,8 @@ def run_scoring(
                 print(f"  {name}: {reader.distinct:,} of {target:,} scored", end="\r", flush=True)
         for usage in usages:
             usage.sample()
+        if metrics_ports:
+            run.batch_s = batch_seconds(metrics_ports)
     finally:
         if sys.stdout.isatty():
             print(" " * 60, end="\r")
@@ -226,6 +235,15 @@ def run_scoring(
     elif run.done < target:
         run.note += f" after {run.done:,} of {target:,}"
     return run
+
+
+def batch_seconds(ports: list[int]) -> float:
+    """The workers' time in batches so far, summed (NaN if a worker does not answer)."""
+    try:
+        scrapes = [scrape(port) for port in ports]
+    except OSError:
+        return float("nan")
+    return sum(value for samples in scrapes for (name, _), value in samples.items() if name == PROCESSING_SUM)
 
 
 def run_raw(broker: EmbeddedBroker, topics: list[str], target: int, time_limit: float) -> Run:
@@ -300,7 +318,19 @@ def report(runs: dict[str, Run], args: argparse.Namespace) -> bool:
         print(f"worker: {rate:,.0f} events/s; target >= {TARGET_RATE:,.0f}: {'PASS' if ok else 'FAIL'}")
     if "scaleout" in runs and runs["scaleout"].done:
         print(scaleout_line(runs))
+    for name in ("worker", "scaleout"):
+        if name in runs and runs[name].usage is not None:
+            print(split_line(runs[name]))
     return passed
+
+
+def split_line(run: Run) -> str:
+    """Where a worker's CPU went: its batches (engine and state flush) against everything else."""
+    cpu = run.usage.cpu_s if run.usage else float("nan")
+    return (
+        f"{LABELS[run.name]}: {run.batch_s:.1f} s in batches (wall time: the engine over each event, the state "
+        f"flush) of {cpu:.1f} CPU s in all; the rest is Faust's consumer and streams, producing, start-up"
+    )
 
 
 def scaleout_line(runs: dict[str, Run]) -> str:
@@ -407,7 +437,9 @@ def run_contender(
             return [cluster.start_worker(worker) for worker in names]
 
         scores, target, log = cluster.topic("customer-scores"), sent, cluster.workdir / "worker-w1.log"
+        ports = [cluster.port(worker) for worker in names]
     else:
+        ports = []
         app_id = APP_IDS[name]
         argv = [sys.executable, "-m", f"bench.reference.{name}_app"]
         argv += ["worker", "-l", "warn"] if name == "faust" else []
@@ -416,7 +448,7 @@ def run_contender(
         start = _starter(argv, app_env, log)
         scores = f"{app_id}-customer-scores"
         target = min(sent, args.reference_events or sent) if name == "faust" else sent
-    run = run_scoring(name, start, cluster.broker, scores, target, args.time_limit, log)
+    run = run_scoring(name, start, cluster.broker, scores, target, args.time_limit, log, ports)
     if target < sent:
         run.note = (run.note + "; " if run.note else "") + f"first {target:,} events only (--reference-events)"
     return run
