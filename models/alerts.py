@@ -60,7 +60,7 @@ class RuleMemory:
     last_value: float | None = None
     last_situation: str | None = None
     #: The last alert sent, as JSON text: it is only ever sent again (``Alerting.replay``),
-    #: and text takes a quarter of the memory of the record's dicts in a cached state.
+    #: and the text takes under a third of the memory of the record's dicts in a cached state.
     last_alert: str | None = None
 
     @classmethod
