@@ -93,11 +93,12 @@ def event_clock(scale: float, run_ms: float, started_ms: int) -> Callable[[], in
 
 
 def traffic(
-    cluster: Cluster, customers: int, seed: int, clock: Callable[[], int] = now_ms
+    topic: Callable[[str], str], customers: int, seed: int, clock: Callable[[], int] = now_ms
 ) -> Iterator[tuple[str, bytes, bytes]]:
-    """An endless stream of (topic, key, value), stamped with ``clock``'s event times."""
+    """An endless stream of (topic, key, value), stamped with ``clock``'s event times; ``topic``
+    names the topic of ``orders``, ``clicks`` and ``reviews``."""
     rng = np.random.default_rng(seed)
-    topics = {kind: cluster.topic(name) for kind, name in (("o", "orders"), ("k", "clicks"), ("r", "reviews"))}
+    topics = {kind: topic(name) for kind, name in (("o", "orders"), ("k", "clicks"), ("r", "reviews"))}
     number = 0
     first_pass = rng.permutation(customers)
     for start in itertools.count(0, 1000):
@@ -187,7 +188,7 @@ def main() -> int:
 
         def records() -> Iterator[tuple[str, bytes, bytes]]:
             clock = event_clock(args.time_scale, args.minutes * 60_000, now_ms())
-            for record in traffic(cluster, args.customers, args.seed, clock):
+            for record in traffic(cluster.topic, args.customers, args.seed, clock):
                 if stop.is_set():
                     return
                 sent[0] += 1
