@@ -104,13 +104,15 @@ def show_ms(value: float, unscored_bound: float) -> str:
 def offer(cluster: Cluster, run: RateRun, count: int, customers: int, seed: int, stop: threading.Event) -> None:
     """Send ``count`` events at ``run.rate``; ``run.sent`` counts them as they go."""
 
+    topics = {name: cluster.topic(name) for name in traffic.MIX}  # a name costs a Settings: not per event
+
     def records() -> Iterator[tuple[str, bytes, bytes]]:
         stream = traffic.events(customers, seed, traffic.wall_clock, id_prefix=f"{run.group}-")
         for topic, key, value in stream:
             if run.sent >= count or stop.is_set():
                 return
             run.sent += 1
-            yield cluster.topic(topic), key, value
+            yield topics[topic], key, value
 
     asyncio.run(produce(cluster.settings, records(), run.rate))
 

@@ -394,7 +394,8 @@ def main() -> int:
                 target.workdir.mkdir(exist_ok=True)
                 target.create_topics()  # the worker's own: outputs, erasure, re-key
                 clock = time.monotonic()
-                records = [(target.topic(topic), key, value) for topic, key, value in events]
+                topics = {name: target.topic(name) for name in traffic.MIX}
+                records = [(topics[topic], key, value) for topic, key, value in events]
                 sent = asyncio.run(produce_all(target.settings, records))
                 elapsed = time.monotonic() - clock
                 print(
