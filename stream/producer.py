@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from models.jsonio import dumps
+from stream.outbox import Outbox
 from stream.security import kafka_options
 from stream.settings import Settings
 from stream.topics import INPUT_TYPES
@@ -41,24 +42,26 @@ async def produce(
 ) -> int:
     """Send ``(topic, key, value)`` records, at ``rate`` per second if given; return the count.
 
-    A paced send goes out in bursts, ``rate x burst_s`` records every ``burst_s`` seconds;
-    each burst makes one record batch per partition it touches.
+    A paced send goes out in bursts, ``rate x burst_s`` records every ``burst_s`` seconds.
+    Each burst goes through the worker's outbox: one record batch per partition it
+    touches, partitioned by key like any producer's, one future per batch instead of one
+    per record.
     """
-    producer = producer_for(settings, **producer_options)
-    await producer.start()
+    outbox = Outbox(lambda: producer_for(settings, **producer_options))
     sent = 0
     try:
         async for batch in _paced(records, rate, burst_s):
-            futures = [await producer.send(topic, value=value, key=key) for topic, key, value in batch]
-            await asyncio.gather(*futures)  # surfaces delivery errors batch by batch
-            sent += len(futures)
+            for topic, key, value in batch:
+                outbox.add(topic, key, value)
+            await asyncio.gather(*await outbox.publish())  # surfaces delivery errors burst by burst
+            sent += len(batch)
     finally:
-        await producer.stop()
+        await outbox.close()
     return sent
 
 
 async def _paced(
-    records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None, burst_s: float, chunk: int = 200
+    records: Iterable[tuple[str, bytes | None, bytes]], rate: float | None, burst_s: float, chunk: int = 2000
 ) -> AsyncIterator[list[tuple[str, bytes | None, bytes]]]:
     started = time.monotonic()
     batch: list[tuple[str, bytes | None, bytes]] = []

@@ -149,20 +149,26 @@ async def _read(
 
 def read_to_end(broker: EmbeddedBroker, topic: str) -> list[tuple[bytes, bytes]]:
     """Every ``(key, raw value)`` on ``topic`` up to its end offsets now."""
+    by_partition = asyncio.run(_read_to_end(broker.bootstrap, topic))
+    return [record for records in by_partition.values() for record in records]
+
+
+def read_partitions_to_end(broker: EmbeddedBroker, topic: str) -> dict[int, list[tuple[bytes, bytes]]]:
+    """Partition -> its ``(key, raw value)`` records in offset order, up to the end offsets now."""
     return asyncio.run(_read_to_end(broker.bootstrap, topic))
 
 
-async def _read_to_end(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
+async def _read_to_end(bootstrap: str, topic: str) -> dict[int, list[tuple[bytes, bytes]]]:
     # Stops at the high watermark of fetch responses: the embedded broker's
     # ListOffsets(latest) can under-report the end of a partition.
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     try:
         partitions = consumer.assignment()
-        out: list[tuple[bytes, bytes]] = []
+        out: dict[int, list[tuple[bytes, bytes]]] = {}
         while True:
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                out.extend((m.key, m.value) for m in messages)
+            for tp, messages in (await consumer.getmany(timeout_ms=500)).items():
+                out.setdefault(tp.partition, []).extend((m.key, m.value) for m in messages)
             behind = 0
             for tp in partitions:
                 highwater = consumer.highwater(tp)

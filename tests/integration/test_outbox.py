@@ -1,4 +1,5 @@
-"""The outbox on the embedded broker: order per partition, explicit partitions, exact ends."""
+"""The outbox on the embedded broker: order per partition, explicit partitions, exact ends;
+and ``produce``, which sends through it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from stream.backtest import partition_for
 from stream.outbox import Outbox
-from stream.producer import producer_for
-from tests.harness import Cluster, read_to_end
+from stream.producer import produce, producer_for
+from tests.harness import Cluster, read_partitions_to_end, read_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -90,3 +92,20 @@ def test_a_publish_over_many_partitions_shares_produce_requests(cluster: Cluster
     deliveries = asyncio.run(publish())
     assert len(deliveries) == 2 * cluster.partitions
     assert len(requests) <= 3, f"{len(requests)} produce requests"  # 5 one partition after another
+
+
+@pytest.mark.parametrize("rate", [None, 20_000.0])
+def test_produce_puts_each_key_on_its_default_partition_in_order(cluster: Cluster, rate: float | None) -> None:
+    """Bursts go out as record batches, yet land where a record-at-a-time producer puts them."""
+    cluster.create_topics()
+    topic = cluster.topic("clicks")
+    records = [(topic, b"c%d" % (i % 37), b"%d" % i) for i in range(5_000)]
+    assert asyncio.run(produce(cluster.settings, records, rate)) == 5_000
+
+    stored = read_partitions_to_end(cluster.broker, topic)
+    assert sum(map(len, stored.values())) == 5_000
+    assert len(stored) > 1  # the keys spread over several partitions
+    for partition, partition_records in stored.items():
+        assert {partition_for(key.decode(), cluster.partitions) for key, _ in partition_records} == {partition}
+        values = [int(value) for _, value in partition_records]
+        assert values == sorted(values)  # sent order kept within the partition

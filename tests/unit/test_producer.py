@@ -25,5 +25,5 @@ def test_a_burst_holds_at_least_one_record() -> None:
     assert burst_sizes(3, rate=10, burst_s=0.01) == [1, 1, 1]
 
 
-def test_an_unpaced_send_goes_out_in_chunks_of_200() -> None:
-    assert burst_sizes(450, rate=None, burst_s=0.25) == [200, 200, 50]
+def test_an_unpaced_send_goes_out_in_chunks_of_2000() -> None:
+    assert burst_sizes(4_500, rate=None, burst_s=0.25) == [2_000, 2_000, 500]
