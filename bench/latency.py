@@ -20,6 +20,8 @@ Figures per rate:
   the worker has not fetched (its ``pulse_consumer_lag``) plus those fetched and not yet
   scored. max: the largest while sending; final: when sending stopped;
 - drained s: from the end of sending until every event of the rate was scored;
+- CPU while sending, as a share of one core: the workers, the broker, and this script
+  (the producer and the score reader), which share the machine's cores with them;
 - bounded: yes when the backlog is not growing at the end of the run. Rule: the mean
   backlog over the last 10 s of sending exceeds the mean over the 10 s before by less
   than 2% of the events offered in 10 s (the backlog grows by less than 2% of the rate
@@ -52,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reference import traffic
 from bench.reference.backlog import GROWTH_LIMIT, is_bounded, window_means
+from bench.reference.procstat import cpu_seconds
 from bench.reference.scores import ScoreReader
 from models.timeutil import now_ms
 from stream.broker import EmbeddedBroker
@@ -76,6 +79,8 @@ class RateRun:
     drained_s: float | None = None
     behind_at_start: int = 0
     gave_up_ms: int = 0
+    #: role ("workers", "broker", "harness") -> CPU seconds while this rate was sent
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def sending_s(self) -> float:
@@ -86,6 +91,13 @@ class RateRun:
         window = min(WINDOW_S, self.sending_s / 2)
         means = window_means(self.backlog, self.sending_s, window)
         return None if means is None else is_bounded(means, window, self.rate)
+
+
+def cpu_now(processes: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far per role: its processes' (by pid), and this process's own as ``harness``."""
+    return {role: sum(cpu_seconds(pid) for pid in pids) for role, pids in processes.items()} | {
+        "harness": time.process_time()
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -124,6 +136,7 @@ def run_rate(
     rate: float,
     args: argparse.Namespace,
     behind: int,
+    processes: dict[str, list[int]],
 ) -> RateRun:
     run = RateRun(rate=rate, group=f"r{rate:g}", behind_at_start=behind)
     count = int(rate * args.seconds)
@@ -131,6 +144,7 @@ def run_rate(
     producer = threading.Thread(target=offer, args=(cluster, run, count, args.customers, args.seed + int(rate), stop))
     run.started_ms = now_ms()
     started = time.monotonic()
+    cpu_before = cpu_now(processes)
     producer.start()
     try:
         while producer.is_alive():
@@ -144,6 +158,7 @@ def run_rate(
         stop.set()
         producer.join()
     run.stopped_ms = now_ms()
+    run.cpu_s = {role: spent - cpu_before[role] for role, spent in cpu_now(processes).items()}
     stopped = time.monotonic()
     while time.monotonic() - stopped < args.drain_limit:
         if reader.counts[run.group] >= run.sent:
@@ -211,8 +226,11 @@ def main() -> int:
             reader = ScoreReader(broker.bootstrap, cluster.topic("customer-scores"), group=lambda e: e.split("-")[0])
             reader.start()
             workers = {f"w{number}": cluster.start_worker(f"w{number}") for number in range(1, args.workers + 1)}
+            assert broker.process is not None
+            processes = {"workers": [worker.pid for worker in workers.values()], "broker": [broker.process.pid]}
+            alive = lambda: all(w.poll() is None for w in workers.values())  # noqa: E731
             try:
-                return measure(cluster, reader, lambda: all(w.poll() is None for w in workers.values()), rates, args)
+                return measure(cluster, reader, alive, processes, rates, args)
             except RuntimeError as exc:
                 print(f"\n{exc}; worker log: {workdir / 'worker-w1.log'}")
                 print(cluster.worker_log()[-3000:])
@@ -222,7 +240,14 @@ def main() -> int:
                 reader.stop()
 
 
-def measure(cluster: Cluster, reader: ScoreReader, worker_alive: Callable[[], bool], rates: list[float], args) -> int:
+def measure(
+    cluster: Cluster,
+    reader: ScoreReader,
+    worker_alive: Callable[[], bool],
+    processes: dict[str, list[int]],
+    rates: list[float],
+    args: argparse.Namespace,
+) -> int:
     started = time.monotonic()
     warm = RateRun(rate=max(100.0, args.warm_up / 5), group="warm")
     stop = threading.Event()
@@ -243,7 +268,7 @@ def measure(cluster: Cluster, reader: ScoreReader, worker_alive: Callable[[], bo
     runs: list[RateRun] = []
     for rate in rates:
         behind = sum(max(0, earlier.sent - reader.counts[earlier.group]) for earlier in runs)
-        runs.append(run_rate(cluster, reader, worker_alive, rate, args, behind))
+        runs.append(run_rate(cluster, reader, worker_alive, rate, args, behind, processes))
     print()
     print(
         f"{'rate/s':>7} {'offered/s':>9} {'sent':>8} {'scored/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
@@ -251,6 +276,10 @@ def measure(cluster: Cluster, reader: ScoreReader, worker_alive: Callable[[], bo
     )
     for run in runs:
         print(report_row(run, reader))
+    print()
+    for run in runs:
+        shares = ", ".join(f"{role} {100 * spent / run.sending_s:.0f}%" for role, spent in run.cpu_s.items())
+        print(f"{run.rate:>7,.0f}/s: CPU while sending, share of one core: {shares}")
     print(
         f"bounded: the mean backlog over the last {WINDOW_S:g} s of sending exceeds the mean over the "
         f"{WINDOW_S:g} s before by less than {GROWTH_LIMIT:.0%} of the events offered in {WINDOW_S:g} s"
