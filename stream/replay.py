@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TextIO
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from models.errors import InvalidEvent
 from models.eventlog import iter_lines
@@ -31,10 +30,11 @@ from models.events import decode_event
 from models.jsonio import dumps
 from models.records import dead_letter
 from models.timeutil import now_ms
+from stream.outbox import Outbox
 from stream.producer import TOPIC_FOR_TYPE, producer_for
 from stream.settings import Settings
 
-IN_FLIGHT = 2_000  # records sent before waiting for their acknowledgements
+IN_FLIGHT = 2_000  # records sent, in record batches per partition, before waiting for their acknowledgements
 
 
 @dataclass
@@ -98,14 +98,13 @@ async def replay(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    producer = producer_for(settings)
-    await producer.start()
+    outbox = Outbox(lambda: producer_for(settings))
     result = ReplayResult(last_line=options.resume_from - 1)
     started = time.monotonic()
     try:
-        await _send_all(log, settings, options, producer, result, stop, progress)
+        await _send_all(log, settings, options, outbox, result, stop, progress)
     finally:
-        await producer.stop()
+        await outbox.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         result.seconds = time.monotonic() - started
@@ -118,12 +117,12 @@ async def _send_all(
     log: Path,
     settings: Settings,
     options: ReplayOptions,
-    producer: AIOKafkaProducer,
+    outbox: Outbox,
     result: ReplayResult,
     stop: asyncio.Event,
     progress: Progress | None,
 ) -> None:
-    pending: list[asyncio.Future[object]] = []
+    pending = 0  # records added to the outbox since the last acknowledgement
     pending_last = result.last_line
     first_ts: int | None = None
     clock = time.monotonic()
@@ -142,33 +141,34 @@ async def _send_all(
             first_ts = ts if first_ts is None else first_ts
             ahead = (ts - first_ts) / 1000 / options.speed - (time.monotonic() - clock)
             if ahead > 0:
-                await _acknowledge(pending, result, pending_last)
-                pending = []
+                await _acknowledge(outbox, pending, result, pending_last)
+                pending = 0
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=ahead)
                 if stop.is_set():
                     result.stopped = True
                     break
-        pending.append(await producer.send(topic, value=value, key=key))
+        outbox.add(topic, key, value)
+        pending += 1
         result.by_topic[topic] = result.by_topic.get(topic, 0) + 1
         pending_last = number
-        if len(pending) >= IN_FLIGHT:
-            await _acknowledge(pending, result, pending_last)
-            pending = []
+        if pending >= IN_FLIGHT:
+            await _acknowledge(outbox, pending, result, pending_last)
+            pending = 0
         if progress is not None:
             progress.update(result.last_line, result.sent)
-    await _acknowledge(pending, result, pending_last)
+    await _acknowledge(outbox, pending, result, pending_last)
 
 
 def _in_window(ts: int, options: ReplayOptions) -> bool:
     return (options.start_ts is None or ts >= options.start_ts) and (options.end_ts is None or ts < options.end_ts)
 
 
-async def _acknowledge(pending: list[asyncio.Future[object]], result: ReplayResult, last_line: int) -> None:
-    """Wait for the broker to take everything in flight; only then is ``last_line`` done."""
+async def _acknowledge(outbox: Outbox, pending: int, result: ReplayResult, last_line: int) -> None:
+    """Send what the outbox holds and wait for the broker to take it; only then is ``last_line`` done."""
     if pending:
-        await asyncio.gather(*pending)
-        result.sent += len(pending)
+        await asyncio.gather(*await outbox.publish())
+        result.sent += pending
     result.last_line = max(result.last_line, last_line)
 
 
