@@ -228,7 +228,10 @@ def main() -> int:
             workers = {f"w{number}": cluster.start_worker(f"w{number}") for number in range(1, args.workers + 1)}
             assert broker.process is not None
             processes = {"workers": [worker.pid for worker in workers.values()], "broker": [broker.process.pid]}
-            alive = lambda: all(w.poll() is None for w in workers.values())  # noqa: E731
+
+            def alive() -> bool:
+                return all(worker.poll() is None for worker in workers.values())
+
             try:
                 return measure(cluster, reader, alive, processes, rates, args)
             except RuntimeError as exc:
