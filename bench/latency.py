@@ -137,8 +137,10 @@ def run_rate(
     args: argparse.Namespace,
     behind: int,
     processes: dict[str, list[int]],
+    step: int,
 ) -> RateRun:
-    run = RateRun(rate=rate, group=f"r{rate:g}", behind_at_start=behind)
+    # The step in the group name keeps a rate offered twice apart (event ids start with it).
+    run = RateRun(rate=rate, group=f"s{step}r{rate:g}", behind_at_start=behind)
     count = int(rate * args.seconds)
     stop = threading.Event()
     producer = threading.Thread(target=offer, args=(cluster, run, count, args.customers, args.seed + int(rate), stop))
@@ -269,9 +271,9 @@ def measure(
     print(f"worker(s) up and warm: {warm.sent} events scored {time.monotonic() - started:.1f} s after start")
 
     runs: list[RateRun] = []
-    for rate in rates:
+    for step, rate in enumerate(rates, start=1):
         behind = sum(max(0, earlier.sent - reader.counts[earlier.group]) for earlier in runs)
-        runs.append(run_rate(cluster, reader, worker_alive, rate, args, behind, processes))
+        runs.append(run_rate(cluster, reader, worker_alive, rate, args, behind, processes, step))
     print()
     print(
         f"{'rate/s':>7} {'offered/s':>9} {'sent':>8} {'scored/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
