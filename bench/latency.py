@@ -1,12 +1,18 @@
 """Latency: one worker under fixed offered loads; event-to-score latency and whether lag stays bounded.
 
-Starts one embedded broker and one ``pulse worker`` (every score on), warms it up with a
-few hundred events, then for each rate in ``--rates`` (default 1,000, 2,000 and 5,000
-events/s) sends ``rate x --seconds`` events (default 60 s) at that rate: 75% clicks in
+For each rate in ``--rates`` (default 1,000, 2,000 and 5,000 events/s) starts an embedded
+broker and one ``pulse worker`` (every score on) of its own, warms it up with a few hundred
+events, then sends ``rate x --seconds`` events (default 60 s) at that rate: 75% clicks in
 30-minute sessions, 20% orders, 5% reviews over ``--customers`` customers, each stamped
 with ``ts`` = the wall clock when it is sent. A reader follows ``customer-scores``
-meanwhile. After each rate it waits for the worker to score everything sent (at most
-``--drain-limit`` seconds) before the next rate starts.
+meanwhile. After sending it waits for the worker to score everything sent (at most
+``--drain-limit`` seconds).
+
+A rate gets a fresh broker because the embedded broker's fetches slow down with every
+record batch it has stored: each fetch that returns records lists all of a partition's
+batches, and it keeps them all. On one broker a later rate would pay for the earlier
+ones. ``--one-broker`` offers the rates to one broker and worker in turn instead, each
+starting once the one before is scored (or its drain limit ran out).
 
 Figures per rate:
 
@@ -27,14 +33,14 @@ Figures per rate:
   than 2% of the events offered in 10 s (the backlog grows by less than 2% of the rate
   per second). Runs shorter than 20 s compare their last two halves.
 
-A rate that starts before the previous one drained says so in its row: its latencies
-then include the wait behind the earlier backlog.
+With ``--one-broker``, a rate that starts before the previous one drained says so in its
+row: its latencies then include the wait behind the earlier backlog.
 
 With ``--workers 2`` two workers share the partitions in one group, as a deployment scales
 out; the rates start once the warm-up is scored and every worker owns partitions.
 
     python bench/latency.py [--rates 1000,2000,5000] [--seconds 60] [--customers 20000]
-                            [--drain-limit 120] [--workers 1]
+                            [--drain-limit 120] [--workers 1] [--one-broker]
 """
 
 from __future__ import annotations
@@ -42,11 +48,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,44 +137,37 @@ def offer(cluster: Cluster, run: RateRun, count: int, customers: int, seed: int,
     asyncio.run(produce(cluster.settings, records(), run.rate))
 
 
-def run_rate(
-    cluster: Cluster,
-    reader: ScoreReader,
-    worker_alive: Callable[[], bool],
-    rate: float,
-    args: argparse.Namespace,
-    behind: int,
-    processes: dict[str, list[int]],
-    step: int,
-) -> RateRun:
+def run_rate(live: Live, rate: float, args: argparse.Namespace, behind: int, step: int) -> RateRun:
     # The step in the group name keeps a rate offered twice apart (event ids start with it).
     run = RateRun(rate=rate, group=f"s{step}r{rate:g}", behind_at_start=behind)
     count = int(rate * args.seconds)
     stop = threading.Event()
-    producer = threading.Thread(target=offer, args=(cluster, run, count, args.customers, args.seed + int(rate), stop))
+    producer = threading.Thread(
+        target=offer, args=(live.cluster, run, count, args.customers, args.seed + int(rate), stop)
+    )
     run.started_ms = now_ms()
     started = time.monotonic()
-    cpu_before = cpu_now(processes)
+    cpu_before = cpu_now(live.processes)
     producer.start()
     try:
         while producer.is_alive():
             producer.join(1.0)
-            if not worker_alive():
+            if not live.alive():
                 raise RuntimeError("the worker exited")
-            run.backlog.append((time.monotonic() - started, run.sent - reader.counts[run.group]))
+            run.backlog.append((time.monotonic() - started, run.sent - live.reader.counts[run.group]))
             if sys.stdout.isatty():
                 print(f"  {rate:,.0f}/s: {run.sent:,} sent, backlog {run.backlog[-1][1]:,}", end="\r", flush=True)
     finally:
         stop.set()
         producer.join()
     run.stopped_ms = now_ms()
-    run.cpu_s = {role: spent - cpu_before[role] for role, spent in cpu_now(processes).items()}
+    run.cpu_s = {role: spent - cpu_before[role] for role, spent in cpu_now(live.processes).items()}
     stopped = time.monotonic()
     while time.monotonic() - stopped < args.drain_limit:
-        if reader.counts[run.group] >= run.sent:
+        if live.reader.counts[run.group] >= run.sent:
             run.drained_s = time.monotonic() - stopped
             break
-        if not worker_alive():
+        if not live.alive():
             raise RuntimeError("the worker exited")
         time.sleep(0.2)
     run.gave_up_ms = now_ms()
@@ -196,6 +197,45 @@ def report_row(run: RateRun, reader: ScoreReader) -> str:
     )
 
 
+@dataclass
+class Live:
+    """One embedded broker with its workers and a score reader, for one or more rates."""
+
+    cluster: Cluster
+    reader: ScoreReader
+    workers: dict[str, subprocess.Popen[bytes]]
+    #: role ("workers", "broker") -> pids whose CPU the rows report
+    processes: dict[str, list[int]]
+
+    def alive(self) -> bool:
+        return all(worker.poll() is None for worker in self.workers.values())
+
+
+@contextmanager
+def live_cluster(args: argparse.Namespace, workdir: Path) -> Iterator[Live]:
+    """A fresh broker and ``args.workers`` workers, warmed up; a failure prints the worker's log."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+        cluster = Cluster(broker=broker, prefix="latency-", workdir=workdir, partitions=args.partitions)
+        cluster.create_topics()
+        reader = ScoreReader(broker.bootstrap, cluster.topic("customer-scores"), group=lambda e: e.split("-")[0])
+        reader.start()
+        workers = {f"w{number}": cluster.start_worker(f"w{number}") for number in range(1, args.workers + 1)}
+        assert broker.process is not None
+        processes = {"workers": [worker.pid for worker in workers.values()], "broker": [broker.process.pid]}
+        live = Live(cluster, reader, workers, processes)
+        try:
+            warm_up(live, args)
+            yield live
+        except RuntimeError as exc:
+            print(f"\n{exc}; worker log: {workdir / 'worker-w1.log'}")
+            print(cluster.worker_log()[-3000:])
+            raise
+        finally:
+            cluster.stop_all()
+            reader.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="1000,2000,5000", help="offered loads, events/s, comma-separated")
@@ -203,10 +243,13 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--drain-limit", type=float, default=120.0, help="longest wait for a rate's backlog")
-    parser.add_argument("--warm-up", type=int, default=500, help="events scored before the first rate")
+    parser.add_argument("--warm-up", type=int, default=500, help="events scored before each rate's broker is used")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="keep logs and state in this directory")
     parser.add_argument("--workers", type=int, default=1, help="workers in the group, one process each")
+    parser.add_argument(
+        "--one-broker", action="store_true", help="offer every rate to one broker and worker, one after another"
+    )
     args = parser.parse_args()
     if args.workers < 1:
         parser.error("--workers needs 1 or more")
@@ -217,79 +260,78 @@ def main() -> int:
     print(
         f"latency: {args.workers} worker(s), {', '.join(f'{rate:,.0f}' for rate in rates)} events/s "
         f"for {args.seconds:g} s each, "
-        f"{args.customers:,} customers (75% clicks, 20% orders, 5% reviews), {args.partitions} partitions"
+        f"{args.customers:,} customers (75% clicks, 20% orders, 5% reviews), {args.partitions} partitions, "
+        f"{'one broker for all rates' if args.one_broker else 'a fresh broker and worker(s) per rate'}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.keep or Path(tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
-        with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
-            cluster = Cluster(broker=broker, prefix="latency-", workdir=workdir, partitions=args.partitions)
-            cluster.create_topics()
-            reader = ScoreReader(broker.bootstrap, cluster.topic("customer-scores"), group=lambda e: e.split("-")[0])
-            reader.start()
-            workers = {f"w{number}": cluster.start_worker(f"w{number}") for number in range(1, args.workers + 1)}
-            assert broker.process is not None
-            processes = {"workers": [worker.pid for worker in workers.values()], "broker": [broker.process.pid]}
-
-            def alive() -> bool:
-                return all(worker.poll() is None for worker in workers.values())
-
-            try:
-                return measure(cluster, reader, alive, processes, rates, args)
-            except RuntimeError as exc:
-                print(f"\n{exc}; worker log: {workdir / 'worker-w1.log'}")
-                print(cluster.worker_log()[-3000:])
-                return 1
-            finally:
-                cluster.stop_all()
-                reader.stop()
+        try:
+            rows = measure_on_one_broker(rates, args, workdir) if args.one_broker else measure(rates, args, workdir)
+        except RuntimeError:
+            return 1
+    report(rows)
+    return 0
 
 
-def measure(
-    cluster: Cluster,
-    reader: ScoreReader,
-    worker_alive: Callable[[], bool],
-    processes: dict[str, list[int]],
-    rates: list[float],
-    args: argparse.Namespace,
-) -> int:
+def measure(rates: list[float], args: argparse.Namespace, workdir: Path) -> list[tuple[RateRun, str]]:
+    """Each rate on a broker and worker(s) of its own, so no rate inherits what an earlier one left.
+
+    The embedded broker lists every record batch a partition has ever stored on each fetch
+    that returns records, so its cost per fetch grows with everything sent before.
+    """
+    rows = []
+    for step, rate in enumerate(rates, start=1):
+        with live_cluster(args, workdir / f"rate-{step}") as live:
+            run = run_rate(live, rate, args, 0, step)
+            rows.append((run, report_row(run, live.reader)))
+    return rows
+
+
+def measure_on_one_broker(rates: list[float], args: argparse.Namespace, workdir: Path) -> list[tuple[RateRun, str]]:
+    """Every rate in turn on one broker and worker(s), each starting when the one before drained."""
+    with live_cluster(args, workdir) as live:
+        runs: list[RateRun] = []
+        for step, rate in enumerate(rates, start=1):
+            behind = sum(max(0, earlier.sent - live.reader.counts[earlier.group]) for earlier in runs)
+            runs.append(run_rate(live, rate, args, behind, step))
+        return [(run, report_row(run, live.reader)) for run in runs]
+
+
+def warm_up(live: Live, args: argparse.Namespace) -> None:
+    """Send ``args.warm_up`` events and wait until they are scored and every worker owns partitions."""
     started = time.monotonic()
     warm = RateRun(rate=max(100.0, args.warm_up / 5), group="warm")
-    stop = threading.Event()
-    offer(cluster, warm, args.warm_up, args.customers, args.seed, stop)
-    while reader.counts["warm"] < warm.sent:
-        if not worker_alive():
+    offer(live.cluster, warm, args.warm_up, args.customers, args.seed, threading.Event())
+    while live.reader.counts["warm"] < warm.sent:
+        if not live.alive():
             raise RuntimeError("the worker exited during the warm-up")
         if time.monotonic() - started > 180:
-            raise RuntimeError(f"warm-up: {reader.counts['warm']} of {warm.sent} events scored after 180 s")
+            raise RuntimeError(f"warm-up: {live.reader.counts['warm']} of {warm.sent} events scored after 180 s")
         time.sleep(0.2)
-    names = [f"w{number}" for number in range(1, args.workers + 1)]
-    while args.workers > 1 and not all(owned_partitions(cluster, name) for name in names):
+    names = list(live.workers)
+    while len(names) > 1 and not all(owned_partitions(live.cluster, name) for name in names):
         if time.monotonic() - started > 180:
             raise RuntimeError("not every worker owned partitions within 180 s")
         time.sleep(0.5)
     print(f"worker(s) up and warm: {warm.sent} events scored {time.monotonic() - started:.1f} s after start")
 
-    runs: list[RateRun] = []
-    for step, rate in enumerate(rates, start=1):
-        behind = sum(max(0, earlier.sent - reader.counts[earlier.group]) for earlier in runs)
-        runs.append(run_rate(cluster, reader, worker_alive, rate, args, behind, processes, step))
+
+def report(rows: list[tuple[RateRun, str]]) -> None:
     print()
     print(
         f"{'rate/s':>7} {'offered/s':>9} {'sent':>8} {'scored/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
         f"{'e2e p99':>8} {'max backlog':>11} {'final':>9} {'drained':>7} {'bounded':>7}"
     )
-    for run in runs:
-        print(report_row(run, reader))
+    for _, row in rows:
+        print(row)
     print()
-    for run in runs:
+    for run, _ in rows:
         shares = ", ".join(f"{role} {100 * spent / run.sending_s:.0f}%" for role, spent in run.cpu_s.items())
         print(f"{run.rate:>7,.0f}/s: CPU while sending, share of one core: {shares}")
     print(
         f"bounded: the mean backlog over the last {WINDOW_S:g} s of sending exceeds the mean over the "
         f"{WINDOW_S:g} s before by less than {GROWTH_LIMIT:.0%} of the events offered in {WINDOW_S:g} s"
     )
-    return 0
 
 
 if __name__ == "__main__":
