@@ -132,6 +132,7 @@ def build_app(
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def checkpoint_on_shutdown(sender: Any, **kwargs: Any) -> None:
+        await pipeline.finish_deliveries()  # so the last commit can cover the last batch
         await pipeline.checkpoint()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
@@ -141,6 +142,7 @@ def build_app(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: set[TP], **kwargs: Any) -> None:
+        await pipeline.finish_deliveries()  # acks of revoked partitions land before they move
         pipeline.on_revoked(revoked)
 
     return app, pipeline

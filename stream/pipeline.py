@@ -6,20 +6,27 @@ Per batch of consumed events:
    keyed by something other than their customer id go to the re-key topic;
 2. hold the valid ones in the event-time merge (their offsets stay uncommitted);
 3. feed released events to the engine, send its records, write each changed customer
-   once, then ack, so Faust commits an offset only after its effects are produced;
+   once, then ack once those records are delivered, so Faust commits an offset only
+   after its effects are produced;
 4. apply erasure requests of the batch, after the events released before them.
+
+A batch's deliveries are awaited while the next batch is processed: the broker's round
+trip overlaps the engine's work instead of adding to it. At most one batch is unsettled;
+the next one waits for it before handing its own records to the producer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import IllegalStateError, KafkaError
 from faust.types import TP, AppT, EventT
 
 from models.engine import Engine, Output
@@ -67,6 +74,12 @@ class OutputTopics:
     rekey: str
 
 
+def _log_failed_delivery(settling: asyncio.Future[None]) -> None:
+    """Say at once that a batch's records were not delivered; the next batch raises it."""
+    if not settling.cancelled() and settling.exception() is not None:
+        log.error("a batch's records were not delivered; its events stay unacked: %r", settling.exception())
+
+
 class Pipeline:
     """Owns the engine of one worker and drives it from the input topics."""
 
@@ -103,6 +116,8 @@ class Pipeline:
         self.merge: EventTimeMerge[tuple[EventT, Event]] = EventTimeMerge(rank=rank, max_idle_ms=max_idle_ms)
         self.stats = PipelineStats()
         self._lock = asyncio.Lock()
+        #: The last batch's deliveries, then its acks and commit frontier.
+        self._settling: asyncio.Future[None] | None = None
         self._lag_labels: set[TopicPartition] = set()
         #: Input partitions assigned to this worker now.
         self._owned: set[TopicPartition] = set()
@@ -212,26 +227,58 @@ class Pipeline:
         return self._frontier.get(TopicPartition(tp.topic, tp.partition))
 
     async def _settle(self, handled: list[EventT]) -> None:
-        """Flush every record produced so far, then ack ``handled`` and move the commit frontier.
+        """Publish every record produced so far; ack ``handled`` and move the commit frontier
+        once the broker has them all.
 
         Faust commits acked offsets, and a commit ahead of its effects loses them in a
         crash. Waiting on each record's delivery is exact where Faust's flush is not
-        (its buffer of table writes gives up after 0.1 s without progress).
+        (its buffer of table writes gives up after 0.1 s without progress). The batch
+        before is settled first, so acks and frontiers move in batch order and a failed
+        delivery surfaces here, one batch later.
         """
+        await self.settled()
         pending = await self.outbox.publish()
+        for (topic, outcome), count in self._outcomes.items():
+            self.metrics.events.labels(topic=topic, outcome=outcome).inc(count)
+        self._outcomes.clear()
+        self._settling = asyncio.ensure_future(self._ack_when_delivered(pending, handled, self._frontier_now()))
+        self._settling.add_done_callback(_log_failed_delivery)
+
+    async def settled(self) -> None:
+        """Wait until the last batch's records are delivered and its events acked.
+
+        Raises the delivery's error if it failed. A cancelled wait leaves the delivery running.
+        """
+        if self._settling is not None:
+            await asyncio.shield(self._settling)
+
+    async def finish_deliveries(self) -> None:
+        """Before a rebalance or a shutdown: let the last batch's deliveries finish.
+
+        A failed one leaves its events unacked and uncommitted, to be read again.
+        """
+        with contextlib.suppress(KafkaError):  # logged when it failed
+            await self.settled()
+
+    async def _ack_when_delivered(
+        self, pending: list[Awaitable[Any]], handled: list[EventT], frontier: dict[TopicPartition, int]
+    ) -> None:
         if pending:
             self.store.persisted(await asyncio.gather(*pending))
         for faust_event in handled:
             faust_event.ack()
-        for (topic, outcome), count in self._outcomes.items():
-            self.metrics.events.labels(topic=topic, outcome=outcome).inc(count)
-        self._outcomes.clear()
+        self._frontier.update(frontier)
+
+    def _frontier_now(self) -> dict[TopicPartition, int]:
+        """Per input partition, the first offset not yet processed, as of the records just published."""
+        frontier = {}
         for tp, queue in self.merge.queues.items():
             # Not the merge's next offset: that may be a consumer position learned before
             # anything arrived, beyond records fetched but not yet delivered.
-            frontier = queue[0].offset if queue else self.sequence.received.get(tp)
-            if frontier is not None:
-                self._frontier[tp] = frontier
+            offset = queue[0].offset if queue else self.sequence.received.get(tp)
+            if offset is not None:
+                frontier[tp] = offset
+        return frontier
 
     async def _receive(self, faust_event: EventT) -> None:
         message = faust_event.message
