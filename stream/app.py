@@ -14,7 +14,7 @@ from models.checkpoint import restore_or_fresh
 from models.engine import Engine
 from stream.checkpointer import Checkpointer
 from stream.commits import guard_commits
-from stream.consumer import use_direct_consumer
+from stream.consumer import RawRecords, use_direct_consumer
 from stream.metrics import GroupMonitor, PulseMetrics
 from stream.outbox import Outbox
 from stream.pipeline import OutputTopics, Pipeline
@@ -75,7 +75,7 @@ def build_app(
     app.monitor = GroupMonitor(metrics=FaustMetrics.create(registry, "faust"))
     inputs = input_topics(settings)
     erasures = erasure_topic(settings)
-    source = app.topic(*inputs, erasures, key_serializer="raw", value_serializer="raw")
+    source = app.topic(*inputs, erasures, schema=RawRecords())
     outputs = OutputTopics(
         scores=settings.topic("customer-scores"),
         alerts=settings.topic("customer-alerts"),
