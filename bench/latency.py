@@ -243,7 +243,7 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--drain-limit", type=float, default=120.0, help="longest wait for a rate's backlog")
-    parser.add_argument("--warm-up", type=int, default=500, help="events scored before each rate's broker is used")
+    parser.add_argument("--warm-up", type=int, default=500, help="events scored on each broker before its first rate")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="keep logs and state in this directory")
     parser.add_argument("--workers", type=int, default=1, help="workers in the group, one process each")
