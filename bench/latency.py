@@ -274,11 +274,7 @@ def main() -> int:
 
 
 def measure(rates: list[float], args: argparse.Namespace, workdir: Path) -> list[tuple[RateRun, str]]:
-    """Each rate on a broker and worker(s) of its own, so no rate inherits what an earlier one left.
-
-    The embedded broker lists every record batch a partition has ever stored on each fetch
-    that returns records, so its cost per fetch grows with everything sent before.
-    """
+    """Each rate on a broker and worker(s) of its own (why: the module docstring)."""
     rows = []
     for step, rate in enumerate(rates, start=1):
         with live_cluster(args, workdir / f"rate-{step}") as live:
