@@ -16,6 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
+import models.numerics  # noqa: F401  (pins numpy's CPU dispatch: before numpy loads)
+
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr

@@ -21,6 +21,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+import models.numerics  # noqa: F401  (pins numpy's CPU dispatch: before numpy loads)
+
 import numpy as np
 import orjson
 from scipy.stats import spearmanr

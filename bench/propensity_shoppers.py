@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import models.numerics  # noqa: F401  (pins numpy's CPU dispatch: before numpy loads)
+
 import numpy as np
 
 from models.engine import Engine

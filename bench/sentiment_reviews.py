@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import models.numerics  # noqa: F401  (pins numpy's CPU dispatch: before numpy loads)
+
 import numpy as np
 import orjson
 

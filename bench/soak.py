@@ -61,6 +61,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import models.numerics  # noqa: F401  (pins numpy's CPU dispatch: before numpy loads)
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -7,11 +7,13 @@ through either path.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from models import numerics
 from models.alert_rules import RuleSet, load_rules
 from models.alerts import Alerting
 from models.events import Event
@@ -21,6 +23,12 @@ from models.scores import state_scores
 from models.state import CustomerState, Source
 from models.suite import ModelSuite
 from models.timeutil import MS_PER_HOUR, now_ms
+
+UNPINNED = (
+    "numpy was loaded before the models package, so it runs this CPU's own kernels: BG/NBD fits, "
+    "and the scores after them, can differ from another machine's. Import models before numpy "
+    "(models/numerics.py)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,8 @@ class Engine:
         self.alerting = Alerting(self.config.alert_rules, self.config.horizon_days)
         key = self.config.pseudonymise_key
         self.pseudonymiser = Pseudonymiser(key) if key else None
+        if not numerics.PINNED:
+            warnings.warn(UNPINNED, RuntimeWarning, stacklevel=2)
 
     def process(self, event: Event, source: Source | None = None, emitted_at: int | None = None) -> list[Output]:
         """Apply ``event`` once; return the score record for its customer and any alerts.

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+import models.numerics  # noqa: F401  (pins numpy's CPU dispatch: before numpy loads)
+
 import numpy as np
 
 from models.jsonio import dumps
