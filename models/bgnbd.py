@@ -12,7 +12,7 @@ still yields finite parameters, with a note saying which bound was reached.
 
 When the data barely identify dropout, the likelihood is flat along ``(a, b)`` and the
 optimum drifts to "nobody ever leaves" (UCI Online Retail calibrated to 2011-09-09:
-``a`` 0.0008 with ``b`` 119, where lifetimes does not converge at all). Then the fit is
+``a`` 0.0003 with ``b`` 403, where lifetimes does not converge at all). Then the fit is
 redone as a MAP estimate with a weak log-normal prior on ``a`` and ``b`` (centred on
 typical retail values, weight ``DROPOUT_PRIOR`` per customer-mean log-likelihood), which
 costs the likelihood almost nothing and keeps a small, finite dropout; the notes say so.
