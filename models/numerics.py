@@ -12,7 +12,9 @@ and two more alerts. A backtest on a laptop would not give a server's scores.
 
 Both libraries read their choice from the environment when they load, so the package
 puts its pins there on import, before any of its modules loads numpy. A process that
-loaded numpy first keeps its own kernels; ``PINNED`` says so, and the engine warns.
+loaded numpy first keeps its own kernels; ``PINNED`` says so, and the engine warns. A numpy
+built with AVX-512 in its baseline (a source build for such a CPU, not the published
+wheels) cannot turn those kernels off and refuses to load with the pin.
 """
 
 from __future__ import annotations
