@@ -14,7 +14,8 @@ Both libraries read their choice from the environment when they load, so the pac
 puts its pins there on import, before any of its modules loads numpy. A process that
 loaded numpy first keeps its own kernels; ``PINNED`` says so, and the engine warns. A numpy
 built with AVX-512 in its baseline (a source build for such a CPU, not the published
-wheels) cannot turn those kernels off and refuses to load with the pin.
+wheels) cannot turn those kernels off and refuses to load with the pin. A numpy on another
+BLAS than the wheels' OpenBLAS (MKL, say) keeps that library's own choice.
 """
 
 from __future__ import annotations
