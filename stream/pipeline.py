@@ -247,10 +247,17 @@ class Pipeline:
     async def settled(self) -> None:
         """Wait until the last batch's records are delivered and its events acked.
 
-        Raises the delivery's error if it failed. A cancelled wait leaves the delivery running.
+        Raises the delivery's error if it failed, once: the batch after starts afresh, as a
+        restarted agent must. A cancelled wait leaves the delivery running.
         """
-        if self._settling is not None:
-            await asyncio.shield(self._settling)
+        settling = self._settling
+        if settling is None:
+            return
+        try:
+            await asyncio.shield(settling)
+        finally:
+            if settling.done() and self._settling is settling:
+                self._settling = None
 
     async def finish_deliveries(self) -> None:
         """Before a rebalance or a shutdown: let the last batch's deliveries finish.

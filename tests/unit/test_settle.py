@@ -131,3 +131,20 @@ def test_a_failed_delivery_acks_nothing_and_raises_at_the_next_batch() -> None:
         await pipeline.finish_deliveries()  # a rebalance or a shutdown goes on: the events are read again
 
     run(test)
+
+
+def test_a_failed_delivery_is_raised_once_and_the_batch_after_goes_out() -> None:
+    async def test(pipeline: Pipeline, outbox: Outbox, store: Store) -> None:
+        first, second, third = Event(), Event(), Event()
+        pipeline.sequence.received[INPUT] = 42
+        await pipeline._settle(events(first))
+        outbox.deliveries[0].set_exception(KafkaTimeoutError("no broker"))
+        with pytest.raises(KafkaTimeoutError):
+            await pipeline._settle(events(second))
+        await pipeline._settle(events(third))  # the agent, restarted, goes on
+        assert len(outbox.deliveries) == 2
+        outbox.deliveries[1].set_result(None)
+        await pipeline.settled()
+        assert third.acked and not first.acked and not second.acked
+
+    run(test)
